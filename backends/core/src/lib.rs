@@ -1,0 +1,35 @@
+//! The core of `storages`: the [`Storage`] trait every backend implements, the [`StorageExt`] conveniences built
+//! once on top of it, validated [`Name`]s, [`Content`] to write, the one [`Error`] type, the in-memory backend
+//! and (with the `conformance` feature) the suite every backend must pass.
+//!
+//! Backends depend on this crate only; applications use the `storages` facade, which re-exports it.
+
+mod config;
+mod content;
+mod error;
+mod ext;
+mod memory;
+mod metadata;
+mod name;
+pub mod naming;
+mod range;
+mod storage;
+mod url;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use crate::config::ConfigError;
+pub use crate::content::{ByteStream, CHUNK_SIZE, Content, guess_content_type};
+pub use crate::error::{BoxError, Error, Result};
+pub use crate::ext::{SaveOptions, StorageExt};
+pub use crate::memory::MemoryStorage;
+pub use crate::metadata::Metadata;
+pub use crate::name::{DEFAULT_MAX_NAME_LEN, IntoName, Name, NameError, NameErrorKind, valid_file_name};
+pub use crate::range::ByteRange;
+pub use crate::storage::{Capabilities, CommonOptions, GetResult, Listing, PutMode, Storage, UrlOptions};
+pub use crate::url::{encode_name, public_url};
+
+// Re-exported for backends and for the conformance macro's expansion.
+pub use async_trait::async_trait;
+pub use bytes::Bytes;
