@@ -85,3 +85,65 @@ pub enum ConfigError {
         reason: String,
     },
 }
+
+/// Reads a boolean option: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
+pub fn parse_bool(option: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(option, value, "true or false")),
+    }
+}
+
+/// Reads a Unix permission mode written in octal (`644`, `0644`, `0o644`).
+pub fn parse_mode(option: &str, value: &str) -> Result<u32, ConfigError> {
+    let digits = value.strip_prefix("0o").unwrap_or(value);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if !digits.is_empty() && mode <= 0o7777 => Ok(mode),
+        _ => Err(invalid(option, value, "an octal mode such as 644 or 0755")),
+    }
+}
+
+/// Reads a whole number of at least `min`.
+pub fn parse_number(option: &str, value: &str, min: u64) -> Result<u64, ConfigError> {
+    match value.parse::<u64>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(invalid(option, value, &format!("a whole number of at least {min}"))),
+    }
+}
+
+fn invalid(option: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::InvalidValue { option: option.to_owned(), value: value.to_owned(), expected: expected.to_owned() }
+}
+
+/// The options every backend takes, as `option=value` text.
+pub const COMMON_OPTIONS: &[&str] = &["base_url", "overwrite", "cache_control", "max_name_length"];
+
+impl crate::CommonOptions {
+    /// Sets one of [`COMMON_OPTIONS`] from text; `Ok(false)` when `option` is not one of them.
+    pub fn set(&mut self, option: &str, value: &str) -> Result<bool, ConfigError> {
+        match option {
+            "base_url" => {
+                if value.is_empty() {
+                    return Err(invalid(option, value, "a URL or path prefix such as /media/"));
+                }
+                self.base_url = Some(value.to_owned());
+            }
+            "overwrite" => self.overwrite = parse_bool(option, value)?,
+            "cache_control" => self.cache_control = Some(value.to_owned()),
+            "max_name_length" => {
+                let n = parse_number(option, value, 1)?;
+                self.max_name_len = usize::try_from(n).map_err(|_| invalid(option, value, "a smaller number"))?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// The error for an option `backend` does not know, listing the valid ones (common and `own`).
+pub fn unknown_option(backend: &str, option: &str, own: &[&str]) -> ConfigError {
+    let mut valid: Vec<&str> = COMMON_OPTIONS.iter().chain(own).copied().collect();
+    valid.sort_unstable();
+    ConfigError::UnknownOption { backend: backend.to_owned(), option: option.to_owned(), valid: valid.join(", ") }
+}

@@ -207,6 +207,10 @@ pub async fn concurrent_saves_of_one_name_get_distinct_names_and_intact_bytes(f:
         assert_pattern(&*f.storage, name.as_str(), 1000 + i, 4096 + i).await;
     }
     assert_eq!(f.storage.list_all("race").await.expect("list").len(), 64);
+    if let Some(root) = &f.root {
+        let on_disk = snapshot(root, None).into_keys().filter(|p| !p.is_dir()).count();
+        assert_eq!(on_disk, 64, "temporary files left under the root");
+    }
 }
 
 /// A stream that fails midway fails the save, and nothing is stored under any name.
@@ -219,6 +223,15 @@ pub async fn a_failing_stream_stores_nothing(f: &Fixture) {
     assert!(!matches!(err, Error::InvalidName(_)), "unexpected {err:?}");
     assert!(!f.storage.exists("partial/upload.bin").await.expect("exists"));
     assert_eq!(f.storage.list_all("").await.expect("list"), vec![], "a failed save left something behind");
+    assert_no_files_on_disk(f);
+}
+
+/// For storages with a root on this machine: not one file (temporary ones included) lies under it.
+fn assert_no_files_on_disk(f: &Fixture) {
+    if let Some(root) = &f.root {
+        let files: Vec<PathBuf> = snapshot(root, None).into_keys().filter(|p| !p.is_dir()).collect();
+        assert!(files.is_empty(), "files left under the root: {files:?}");
+    }
 }
 
 /// Content shorter than its declared length fails the save and stores nothing.
@@ -228,6 +241,7 @@ pub async fn a_wrong_declared_length_stores_nothing(f: &Fixture) {
     let content = Content::from_stream(pattern_stream(8, 3000, 100)).with_length(2000);
     f.storage.save("long.bin", content).await.expect_err("long content must fail");
     assert_eq!(f.storage.list_all("").await.expect("list"), vec![]);
+    assert_no_files_on_disk(f);
 }
 
 /// Deleting a missing name is not an error, as in Django.

@@ -19,7 +19,7 @@ mod url;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use crate::config::ConfigError;
+pub use crate::config::{COMMON_OPTIONS, ConfigError, parse_bool, parse_mode, parse_number, unknown_option};
 pub use crate::content::{ByteStream, CHUNK_SIZE, Content, guess_content_type};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::ext::{SaveOptions, StorageExt};

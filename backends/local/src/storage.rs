@@ -1,0 +1,202 @@
+//! `LocalStorage`: the `Storage` primitives on a local directory.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use storages_core::{
+    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name, NameError,
+    NameErrorKind, PutMode, Result, Storage,
+};
+
+use crate::LocalConfig;
+use crate::paths::{TEMP_PREFIX, is_temp, path_of};
+use crate::read;
+use crate::write::WriteJob;
+
+/// Files in a directory of this machine (`file://`).
+///
+/// Writes are atomic (temporary file, then rename or hard link), create-only is decided by `link(2)` so it holds
+/// across threads and processes, and listings never show unfinished writes.
+#[derive(Debug, Clone)]
+pub struct LocalStorage {
+    config: LocalConfig,
+    /// Added to temporary file names (the NFS backend puts the host name here).
+    temp_tag: String,
+    backend: &'static str,
+}
+
+/// Messages from the async side feeding a blocking writer: chunks, then `Done`. A channel closed without `Done`
+/// (the content failed or the caller went away) makes the writer discard everything.
+enum Feed {
+    Chunk(Bytes),
+    Done,
+}
+
+impl LocalStorage {
+    /// Opens (creating when missing) the directory `config.root`; a relative root is taken from the current
+    /// directory now, so later changes of directory do not move the storage.
+    pub fn new(config: LocalConfig) -> Result<Self> {
+        Self::with_backend(config, "local", String::new())
+    }
+
+    /// For backends built on this one: their name in errors and a tag for temporary file names.
+    pub fn with_backend(mut config: LocalConfig, backend: &'static str, temp_tag: String) -> Result<Self> {
+        let shown = config.root.display().to_string();
+        let fail = |e: io::Error| Error::io("open the storage root", shown.clone(), e);
+        if !config.root.is_dir() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, config.dir_mode.unwrap_or(0o777));
+            builder.create(&config.root).map_err(fail)?;
+        }
+        config.root = config.root.canonicalize().map_err(fail)?;
+        Ok(Self { config, temp_tag, backend })
+    }
+
+    /// The directory holding the files (absolute).
+    pub fn root(&self) -> &Path {
+        &self.config.root
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &LocalConfig {
+        &self.config
+    }
+
+    fn job(&self, name: &Name, mode: PutMode, content_type: String) -> WriteJob {
+        WriteJob {
+            root: self.config.root.clone(),
+            name: name.clone(),
+            mode,
+            file_mode: self.config.file_mode,
+            dir_mode: self.config.dir_mode,
+            fsync: self.config.fsync,
+            temp_tag: self.temp_tag.clone(),
+            content_type,
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+        tokio::task::spawn_blocking(f).await.map_err(|e| Error::Backend {
+            backend: self.backend,
+            message: "a blocking file operation panicked or was cancelled".into(),
+            source: Some(Box::new(e)),
+        })?
+    }
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    fn options(&self) -> &CommonOptions {
+        &self.config.common
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::default();
+        caps.atomic_create = true;
+        caps.local_paths = true;
+        caps.public_urls = self.config.common.base_url.is_some();
+        caps
+    }
+
+    async fn put(&self, name: &Name, content: Content<'_>, mode: PutMode) -> Result<Metadata> {
+        if is_temp(name.file_name()) {
+            return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
+        }
+        let job = self.job(name, mode, content.content_type_for(name));
+        if let Some(bytes) = content.as_bytes() {
+            let mut once = Some(Ok(bytes.clone()));
+            return self.blocking(move || job.run(|| once.take())).await;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Feed>(4);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut done = false;
+            job.run(|| match rx.blocking_recv() {
+                Some(Feed::Chunk(chunk)) => Some(Ok(chunk)),
+                Some(Feed::Done) => {
+                    done = true;
+                    None
+                }
+                None if done => None,
+                None => Some(Err(io::Error::new(io::ErrorKind::Interrupted, "the write was abandoned"))),
+            })
+        });
+        let read_error = |e: io::Error| Error::io("read the content for", name.as_str(), e);
+        let fed: Result<()> = async {
+            let (mut stream, _) = content.into_stream().await.map_err(read_error)?;
+            while let Some(chunk) = stream.next().await {
+                if tx.send(Feed::Chunk(chunk.map_err(read_error)?)).await.is_err() {
+                    return Ok(()); // the writer stopped: its own error says why
+                }
+            }
+            // A send error here also means the writer stopped early and reports why.
+            let _ = tx.send(Feed::Done).await;
+            Ok(())
+        }
+        .await;
+        drop(tx);
+        let written = writer.await.map_err(|e| Error::Backend {
+            backend: self.backend,
+            message: format!("the writer of `{name}` panicked"),
+            source: Some(Box::new(e)),
+        })?;
+        // The content's own error explains a failure better than the writer's "abandoned".
+        fed?;
+        written
+    }
+
+    async fn get(&self, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
+        let (root, name) = (self.config.root.clone(), name.clone());
+        self.blocking(move || read::open(&root, &name, range)).await
+    }
+
+    async fn stat(&self, name: &Name) -> Result<Metadata> {
+        let (root, name) = (self.config.root.clone(), name.clone());
+        self.blocking(move || read::stat(&root, &name)).await
+    }
+
+    async fn delete(&self, name: &Name) -> Result<()> {
+        let path = path_of(&self.config.root, name);
+        let name = name.clone();
+        self.blocking(move || match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            // A directory is no file stored under this name: like a missing one.
+            Err(e) if e.kind() == io::ErrorKind::NotFound || path.is_dir() => Ok(()),
+            Err(e) => Err(Error::io("delete", name.as_str(), e)),
+        })
+        .await
+    }
+
+    fn list(&self, prefix: Option<&Name>) -> BoxStream<'_, Result<Metadata>> {
+        read::walk(self.config.root.clone(), prefix.cloned())
+    }
+
+    async fn list_dir(&self, prefix: Option<&Name>) -> Result<Listing> {
+        let (root, prefix) = (self.config.root.clone(), prefix.cloned());
+        self.blocking(move || read::list_dir(&root, prefix.as_ref())).await
+    }
+
+    fn local_path(&self, name: &Name) -> Option<PathBuf> {
+        Some(path_of(&self.config.root, name))
+    }
+
+    async fn check(&self) -> Result<String> {
+        let root = self.config.root.clone();
+        self.blocking(move || {
+            let fail = |e: io::Error| Error::io("write a probe file in", root.display().to_string(), e);
+            let probe = root.join(format!("{TEMP_PREFIX}check.{}", std::process::id()));
+            std::fs::write(&probe, b"").map_err(fail)?;
+            std::fs::remove_file(&probe).map_err(fail)?;
+            Ok(format!("directory {} is writable", root.display()))
+        })
+        .await
+    }
+}
