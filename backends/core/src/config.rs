@@ -76,6 +76,16 @@ pub enum ConfigError {
         known: String,
     },
 
+    /// An error in the settings of one named storage.
+    #[error("storage `{alias}`: {source}")]
+    InAlias {
+        /// The alias (`media`, `static`, ...).
+        alias: String,
+        /// What is wrong with its settings.
+        #[source]
+        source: Box<ConfigError>,
+    },
+
     /// A settings file that cannot be read or parsed.
     #[error("settings file `{path}`: {reason}")]
     File {
@@ -108,12 +118,20 @@ pub fn parse_mode(option: &str, value: &str) -> Result<u32, ConfigError> {
 pub fn parse_number(option: &str, value: &str, min: u64) -> Result<u64, ConfigError> {
     match value.parse::<u64>() {
         Ok(n) if n >= min => Ok(n),
-        _ => Err(invalid(option, value, &format!("a whole number of at least {min}"))),
+        _ => Err(invalid(
+            option,
+            value,
+            &format!("a whole number of at least {min}"),
+        )),
     }
 }
 
 fn invalid(option: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError::InvalidValue { option: option.to_owned(), value: value.to_owned(), expected: expected.to_owned() }
+    ConfigError::InvalidValue {
+        option: option.to_owned(),
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
 }
 
 /// The options every backend takes, as `option=value` text.
@@ -125,7 +143,11 @@ impl crate::CommonOptions {
         match option {
             "base_url" => {
                 if value.is_empty() {
-                    return Err(invalid(option, value, "a URL or path prefix such as /media/"));
+                    return Err(invalid(
+                        option,
+                        value,
+                        "a URL or path prefix such as /media/",
+                    ));
                 }
                 self.base_url = Some(value.to_owned());
             }
@@ -133,7 +155,8 @@ impl crate::CommonOptions {
             "cache_control" => self.cache_control = Some(value.to_owned()),
             "max_name_length" => {
                 let n = parse_number(option, value, 1)?;
-                self.max_name_len = usize::try_from(n).map_err(|_| invalid(option, value, "a smaller number"))?;
+                self.max_name_len =
+                    usize::try_from(n).map_err(|_| invalid(option, value, "a smaller number"))?;
             }
             _ => return Ok(false),
         }
@@ -145,5 +168,9 @@ impl crate::CommonOptions {
 pub fn unknown_option(backend: &str, option: &str, own: &[&str]) -> ConfigError {
     let mut valid: Vec<&str> = COMMON_OPTIONS.iter().chain(own).copied().collect();
     valid.sort_unstable();
-    ConfigError::UnknownOption { backend: backend.to_owned(), option: option.to_owned(), valid: valid.join(", ") }
+    ConfigError::UnknownOption {
+        backend: backend.to_owned(),
+        option: option.to_owned(),
+        valid: valid.join(", "),
+    }
 }

@@ -36,13 +36,21 @@ pub struct Fixture {
 impl Fixture {
     /// A fixture with nothing on disk to watch.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage, outside: None, root: None, guard: None }
+        Self {
+            storage,
+            outside: None,
+            root: None,
+            guard: None,
+        }
     }
 }
 
 impl fmt::Debug for Fixture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Fixture").field("storage", &self.storage).field("outside", &self.outside).finish()
+        f.debug_struct("Fixture")
+            .field("storage", &self.storage)
+            .field("outside", &self.outside)
+            .finish()
     }
 }
 
@@ -100,23 +108,40 @@ pub fn pattern(seed: u64, offset: u64, len: usize) -> Vec<u8> {
 }
 
 /// A stream of `size` pattern bytes in `chunk`-sized pieces, generated as it is read.
-pub fn pattern_stream(seed: u64, size: u64, chunk: usize) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send {
+pub fn pattern_stream(
+    seed: u64,
+    size: u64,
+    chunk: usize,
+) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send {
     stream::unfold(0u64, move |offset| async move {
         (offset < size).then(|| {
             let len = chunk.min((size - offset) as usize);
-            (Ok(Bytes::from(pattern(seed, offset, len))), offset + len as u64)
+            (
+                Ok(Bytes::from(pattern(seed, offset, len))),
+                offset + len as u64,
+            )
         })
     })
 }
 
 /// Reads `name` and checks it holds `size` bytes of pattern `seed`, chunk by chunk, without collecting it.
 pub async fn assert_pattern(storage: &dyn Storage, name: &str, seed: u64, size: u64) {
-    let got = storage.open(name).await.unwrap_or_else(|e| panic!("open {name}: {e}"));
+    let got = storage
+        .open(name)
+        .await
+        .unwrap_or_else(|e| panic!("open {name}: {e}"));
     assert_eq!(got.meta.size, size, "size of {name}");
     let mut offset = 0u64;
     let mut stream = got.stream;
-    while let Some(chunk) = stream.try_next().await.unwrap_or_else(|e| panic!("read {name}: {e}")) {
-        assert!(chunk == pattern(seed, offset, chunk.len()), "{name}: bytes differ in the chunk at offset {offset}");
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .unwrap_or_else(|e| panic!("read {name}: {e}"))
+    {
+        assert!(
+            chunk == pattern(seed, offset, chunk.len()),
+            "{name}: bytes differ in the chunk at offset {offset}"
+        );
         offset += chunk.len() as u64;
     }
     assert_eq!(offset, size, "bytes read from {name}");
@@ -124,10 +149,16 @@ pub async fn assert_pattern(storage: &dyn Storage, name: &str, seed: u64, size: 
 
 async fn round_trip(f: &Fixture, name: &str, data: Vec<u8>) {
     let s = &*f.storage;
-    let stored = s.save(name, data.clone()).await.unwrap_or_else(|e| panic!("save {name}: {e}"));
+    let stored = s
+        .save(name, data.clone())
+        .await
+        .unwrap_or_else(|e| panic!("save {name}: {e}"));
     assert_eq!(stored.as_str(), name);
     assert_eq!(s.size(name).await.expect("size"), data.len() as u64);
-    assert!(s.read_to_bytes(name).await.expect("read") == data, "{name}: content differs after a round trip");
+    assert!(
+        s.read_to_bytes(name).await.expect("read") == data,
+        "{name}: content differs after a round trip"
+    );
 }
 
 /// Empty content is stored and read back as empty.
@@ -149,7 +180,11 @@ pub async fn round_trip_of_64_kib(f: &Fixture) {
 pub async fn round_trip_of_50_mib_streamed(f: &Fixture) {
     let size = 50 * 1024 * 1024;
     let content = Content::from_stream(pattern_stream(50, size, 256 * 1024));
-    let name = f.storage.save("big/50mib.bin", content).await.expect("save 50 MiB");
+    let name = f
+        .storage
+        .save("big/50mib.bin", content)
+        .await
+        .expect("save 50 MiB");
     assert_eq!(name.as_str(), "big/50mib.bin");
     assert_pattern(&*f.storage, "big/50mib.bin", 50, size).await;
 }
@@ -157,34 +192,64 @@ pub async fn round_trip_of_50_mib_streamed(f: &Fixture) {
 /// Saving a taken name keeps the first file and stores the second as `stem_XXXXXXX.ext`.
 pub async fn save_on_a_taken_name_gives_a_new_name(f: &Fixture) {
     let s = &*f.storage;
-    let first = s.save("docs/report.tar.gz", "first").await.expect("first save");
-    let second = s.save("docs/report.tar.gz", "second").await.expect("second save");
+    let first = s
+        .save("docs/report.tar.gz", "first")
+        .await
+        .expect("first save");
+    let second = s
+        .save("docs/report.tar.gz", "second")
+        .await
+        .expect("second save");
     assert_eq!(first.as_str(), "docs/report.tar.gz");
     let alt = second.as_str();
-    assert!(alt.starts_with("docs/report_") && alt.ends_with(".tar.gz"), "alternative name {alt}");
+    assert!(
+        alt.starts_with("docs/report_") && alt.ends_with(".tar.gz"),
+        "alternative name {alt}"
+    );
     let random = &alt["docs/report_".len()..alt.len() - ".tar.gz".len()];
-    assert!(random.len() == 7 && random.chars().all(|c| c.is_ascii_alphanumeric()), "random part {random:?}");
+    assert!(
+        random.len() == 7 && random.chars().all(|c| c.is_ascii_alphanumeric()),
+        "random part {random:?}"
+    );
     assert_eq!(s.read_to_bytes(&first).await.expect("read first"), "first");
-    assert_eq!(s.read_to_bytes(&second).await.expect("read second"), "second");
+    assert_eq!(
+        s.read_to_bytes(&second).await.expect("read second"),
+        "second"
+    );
 }
 
 /// Overwrite mode replaces the content under the same name.
 pub async fn overwrite_replaces_content(f: &Fixture) {
     let s = &*f.storage;
     s.save("o.txt", "old content").await.expect("save");
-    let name = s.save_with("o.txt", "new", crate::SaveOptions::overwrite()).await.expect("overwrite");
+    let name = s
+        .save_with("o.txt", "new", crate::SaveOptions::overwrite())
+        .await
+        .expect("overwrite");
     assert_eq!(name.as_str(), "o.txt");
     assert_eq!(s.read_to_bytes("o.txt").await.expect("read"), "new");
-    assert_eq!(s.list_all("").await.expect("list").len(), 1, "overwrite left another file behind");
+    assert_eq!(
+        s.list_all("").await.expect("list").len(),
+        1,
+        "overwrite left another file behind"
+    );
 }
 
 /// `PutMode::Create` fails with `AlreadyExists` and leaves the stored content alone.
 pub async fn create_mode_refuses_a_taken_name_and_keeps_its_content(f: &Fixture) {
     let s = &*f.storage;
     let name = Name::new("c.txt").expect("name");
-    s.put(&name, "kept".into(), PutMode::Create).await.expect("first create");
-    let err = s.put(&name, "lost".into(), PutMode::Create).await.expect_err("second create must fail");
-    assert!(err.is_already_exists(), "expected AlreadyExists, got {err:?}");
+    s.put(&name, "kept".into(), PutMode::Create)
+        .await
+        .expect("first create");
+    let err = s
+        .put(&name, "lost".into(), PutMode::Create)
+        .await
+        .expect_err("second create must fail");
+    assert!(
+        err.is_already_exists(),
+        "expected AlreadyExists, got {err:?}"
+    );
     assert_eq!(s.read_to_bytes(&name).await.expect("read"), "kept");
 }
 
@@ -208,7 +273,10 @@ pub async fn concurrent_saves_of_one_name_get_distinct_names_and_intact_bytes(f:
     }
     assert_eq!(f.storage.list_all("race").await.expect("list").len(), 64);
     if let Some(root) = &f.root {
-        let on_disk = snapshot(root, None).into_keys().filter(|p| !p.is_dir()).count();
+        let on_disk = snapshot(root, None)
+            .into_keys()
+            .filter(|p| !p.is_dir())
+            .count();
         assert_eq!(on_disk, 64, "temporary files left under the root");
     }
 }
@@ -217,19 +285,38 @@ pub async fn concurrent_saves_of_one_name_get_distinct_names_and_intact_bytes(f:
 pub async fn a_failing_stream_stores_nothing(f: &Fixture) {
     let chunks = stream::iter(vec![
         Ok(Bytes::from(pattern(7, 0, 100_000))),
-        Err(io::Error::new(io::ErrorKind::ConnectionReset, "client went away")),
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "client went away",
+        )),
     ]);
-    let err = f.storage.save("partial/upload.bin", Content::from_stream(chunks)).await.expect_err("must fail");
+    let err = f
+        .storage
+        .save("partial/upload.bin", Content::from_stream(chunks))
+        .await
+        .expect_err("must fail");
     assert!(!matches!(err, Error::InvalidName(_)), "unexpected {err:?}");
-    assert!(!f.storage.exists("partial/upload.bin").await.expect("exists"));
-    assert_eq!(f.storage.list_all("").await.expect("list"), vec![], "a failed save left something behind");
+    assert!(
+        !f.storage
+            .exists("partial/upload.bin")
+            .await
+            .expect("exists")
+    );
+    assert_eq!(
+        f.storage.list_all("").await.expect("list"),
+        vec![],
+        "a failed save left something behind"
+    );
     assert_no_files_on_disk(f);
 }
 
 /// For storages with a root on this machine: not one file (temporary ones included) lies under it.
 fn assert_no_files_on_disk(f: &Fixture) {
     if let Some(root) = &f.root {
-        let files: Vec<PathBuf> = snapshot(root, None).into_keys().filter(|p| !p.is_dir()).collect();
+        let files: Vec<PathBuf> = snapshot(root, None)
+            .into_keys()
+            .filter(|p| !p.is_dir())
+            .collect();
         assert!(files.is_empty(), "files left under the root: {files:?}");
     }
 }
@@ -237,16 +324,25 @@ fn assert_no_files_on_disk(f: &Fixture) {
 /// Content shorter than its declared length fails the save and stores nothing.
 pub async fn a_wrong_declared_length_stores_nothing(f: &Fixture) {
     let content = Content::from_stream(pattern_stream(8, 1000, 100)).with_length(2000);
-    f.storage.save("short.bin", content).await.expect_err("short content must fail");
+    f.storage
+        .save("short.bin", content)
+        .await
+        .expect_err("short content must fail");
     let content = Content::from_stream(pattern_stream(8, 3000, 100)).with_length(2000);
-    f.storage.save("long.bin", content).await.expect_err("long content must fail");
+    f.storage
+        .save("long.bin", content)
+        .await
+        .expect_err("long content must fail");
     assert_eq!(f.storage.list_all("").await.expect("list"), vec![]);
     assert_no_files_on_disk(f);
 }
 
 /// Deleting a missing name is not an error, as in Django.
 pub async fn delete_of_a_missing_name_is_ok(f: &Fixture) {
-    f.storage.remove("never/was.txt").await.expect("delete of a missing name");
+    f.storage
+        .remove("never/was.txt")
+        .await
+        .expect("delete of a missing name");
 }
 
 /// Delete removes the file.
@@ -265,21 +361,35 @@ pub async fn exists_size_and_modified(f: &Fixture) {
     s.save("m/file.txt", "12345").await.expect("save");
     assert!(s.exists("m/file.txt").await.expect("exists"));
     assert!(!s.exists("m/other.txt").await.expect("exists"));
-    assert!(!s.exists("m").await.expect("a directory is not a file"), "a directory counts as a file");
+    assert!(
+        !s.exists("m").await.expect("a directory is not a file"),
+        "a directory counts as a file"
+    );
     assert_eq!(s.size("m/file.txt").await.expect("size"), 5);
     let modified = s.modified("m/file.txt").await.expect("modified");
     let after = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-    assert!(modified > before && modified < after, "modified {modified:?} is not about now");
+    assert!(
+        modified > before && modified < after,
+        "modified {modified:?} is not about now"
+    );
     let meta = s.metadata("m/file.txt").await.expect("metadata");
     assert!(meta.etag.is_some(), "no etag");
 }
 
 /// Reading or describing a missing name is `NotFound`, naming it.
 pub async fn missing_names_are_not_found(f: &Fixture) {
-    let err = f.storage.open("no/such.txt").await.expect_err("open of a missing name");
+    let err = f
+        .storage
+        .open("no/such.txt")
+        .await
+        .expect_err("open of a missing name");
     assert!(err.is_not_found(), "{err:?}");
     assert!(err.to_string().contains("no/such.txt"), "{err}");
-    let err = f.storage.metadata("no/such.txt").await.expect_err("stat of a missing name");
+    let err = f
+        .storage
+        .metadata("no/such.txt")
+        .await
+        .expect_err("stat of a missing name");
     assert!(err.is_not_found(), "{err:?}");
 }
 
@@ -287,7 +397,9 @@ pub async fn missing_names_are_not_found(f: &Fixture) {
 pub async fn content_type_is_guessed_or_kept(f: &Fixture) {
     let s = &*f.storage;
     s.save("t/style.css", "body{}").await.expect("save css");
-    s.save("t/photo.jpg", Content::from("x")).await.expect("save jpg");
+    s.save("t/photo.jpg", Content::from("x"))
+        .await
+        .expect("save jpg");
     let css = s.open("t/style.css").await.expect("open css").meta;
     assert_eq!(css.content_type.as_deref(), Some("text/css"));
     let jpg = s.metadata("t/photo.jpg").await.expect("stat jpg");
@@ -297,7 +409,9 @@ pub async fn content_type_is_guessed_or_kept(f: &Fixture) {
 /// `copy` streams a file to another name.
 pub async fn copy_streams_content_to_a_new_name(f: &Fixture) {
     let s = &*f.storage;
-    s.save("from.bin", pattern(3, 0, 200_000)).await.expect("save");
+    s.save("from.bin", pattern(3, 0, 200_000))
+        .await
+        .expect("save");
     s.copy("from.bin", "to/copy.bin").await.expect("copy");
     assert_pattern(s, "to/copy.bin", 3, 200_000).await;
     assert_pattern(s, "from.bin", 3, 200_000).await;
@@ -306,14 +420,22 @@ pub async fn copy_streams_content_to_a_new_name(f: &Fixture) {
 /// A recursive listing of 2,500 files in nested directories finds each once; `listdir` sees one level.
 pub async fn listing_2500_nested_entries(f: &Fixture) {
     let s = &f.storage;
-    let names: Vec<String> = (0..2500).map(|i| format!("tree/d{}/s{}/f{i}.txt", i % 10, i % 7)).collect();
+    let names: Vec<String> = (0..2500)
+        .map(|i| format!("tree/d{}/s{}/f{i}.txt", i % 10, i % 7))
+        .collect();
     stream::iter(names.clone())
         .map(|n| async move { s.save(n.as_str(), n.clone()).await.map(|_| ()) })
         .buffer_unordered(32)
         .try_collect::<Vec<()>>()
         .await
         .expect("save 2,500 files");
-    let mut listed: Vec<String> = s.list_all("tree").await.expect("list").into_iter().map(|m| m.name.to_string()).collect();
+    let mut listed: Vec<String> = s
+        .list_all("tree")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|m| m.name.to_string())
+        .collect();
     listed.sort();
     let mut expected = names.clone();
     expected.sort();
@@ -327,7 +449,10 @@ pub async fn listing_2500_nested_entries(f: &Fixture) {
     let (dirs, files) = s.listdir("tree/d3/s4").await.expect("listdir leaf");
     assert!(dirs.is_empty());
     let expected: Vec<String> = {
-        let mut v: Vec<String> = (0..2500).filter(|i| i % 10 == 3 && i % 7 == 4).map(|i| format!("f{i}.txt")).collect();
+        let mut v: Vec<String> = (0..2500)
+            .filter(|i| i % 10 == 3 && i % 7 == 4)
+            .map(|i| format!("f{i}.txt"))
+            .collect();
         v.sort();
         v
     };
@@ -344,16 +469,36 @@ pub async fn listings_take_directory_prefixes(f: &Fixture) {
     for n in ["a/1.txt", "a/b/2.txt", "ab/3.txt", "a.txt", "a b/4.txt"] {
         s.save(n, "x").await.expect("save");
     }
-    let mut under: Vec<String> = s.list_all("a").await.expect("list").into_iter().map(|m| m.name.to_string()).collect();
+    let mut under: Vec<String> = s
+        .list_all("a")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|m| m.name.to_string())
+        .collect();
     under.sort();
     assert_eq!(under, ["a/1.txt", "a/b/2.txt"]);
-    assert_eq!(s.listdir("a").await.expect("listdir"), (vec!["b".to_owned()], vec!["1.txt".to_owned()]));
-    assert_eq!(s.listdir("").await.expect("listdir top"), (
-        vec!["a".to_owned(), "a b".to_owned(), "ab".to_owned()],
-        vec!["a.txt".to_owned()]
-    ));
-    assert!(s.list_all("nothing").await.expect("list missing").is_empty());
-    assert_eq!(s.listdir("nothing").await.expect("listdir missing"), (vec![], vec![]));
+    assert_eq!(
+        s.listdir("a").await.expect("listdir"),
+        (vec!["b".to_owned()], vec!["1.txt".to_owned()])
+    );
+    assert_eq!(
+        s.listdir("").await.expect("listdir top"),
+        (
+            vec!["a".to_owned(), "a b".to_owned(), "ab".to_owned()],
+            vec!["a.txt".to_owned()]
+        )
+    );
+    assert!(
+        s.list_all("nothing")
+            .await
+            .expect("list missing")
+            .is_empty()
+    );
+    assert_eq!(
+        s.listdir("nothing").await.expect("listdir missing"),
+        (vec![], vec![])
+    );
 }
 
 /// Bounded, open-ended and suffix ranges read the right bytes; a range past the end is a typed error.
@@ -365,15 +510,38 @@ pub async fn ranges_and_a_range_past_the_end(f: &Fixture) {
         let got = s.open_range("r.bin", range).await?;
         assert_eq!(got.meta.size, 1000, "full size in metadata");
         let span = got.range.clone();
-        let chunks: Vec<Bytes> = got.stream.try_collect().await.map_err(|e| Error::io("read", "r.bin", e))?;
+        let chunks: Vec<Bytes> = got
+            .stream
+            .try_collect()
+            .await
+            .map_err(|e| Error::io("read", "r.bin", e))?;
         Ok::<_, Error>((span, chunks.concat()))
     };
-    assert_eq!(read((10..20).into()).await.expect("10..20"), (10..20, data[10..20].to_vec()));
-    assert_eq!(read((990..5000).into()).await.expect("990..5000"), (990..1000, data[990..].to_vec()));
-    assert_eq!(read(ByteRange::From(600)).await.expect("600-"), (600..1000, data[600..].to_vec()));
-    assert_eq!(read(ByteRange::Last(5)).await.expect("-5"), (995..1000, data[995..].to_vec()));
-    assert_eq!(read(ByteRange::Last(5000)).await.expect("-5000"), (0..1000, data.clone()));
-    for past in [ByteRange::From(1000), ByteRange::from(1000..1010), ByteRange::From(5000)] {
+    assert_eq!(
+        read((10..20).into()).await.expect("10..20"),
+        (10..20, data[10..20].to_vec())
+    );
+    assert_eq!(
+        read((990..5000).into()).await.expect("990..5000"),
+        (990..1000, data[990..].to_vec())
+    );
+    assert_eq!(
+        read(ByteRange::From(600)).await.expect("600-"),
+        (600..1000, data[600..].to_vec())
+    );
+    assert_eq!(
+        read(ByteRange::Last(5)).await.expect("-5"),
+        (995..1000, data[995..].to_vec())
+    );
+    assert_eq!(
+        read(ByteRange::Last(5000)).await.expect("-5000"),
+        (0..1000, data.clone())
+    );
+    for past in [
+        ByteRange::From(1000),
+        ByteRange::from(1000..1010),
+        ByteRange::From(5000),
+    ] {
         match read(past).await {
             Err(Error::RangeNotSatisfiable { name, size, range }) => {
                 assert_eq!((name.as_str(), size, range), ("r.bin", 1000, past));
@@ -388,7 +556,9 @@ pub async fn public_urls_are_percent_encoded(f: &Fixture) {
     let s = &*f.storage;
     let url = |name: &'static str| async move { s.public_url(name).await };
     if !s.capabilities().public_urls {
-        let err = url("a.txt").await.expect_err("no base_url: url() must say so");
+        let err = url("a.txt")
+            .await
+            .expect_err("no base_url: url() must say so");
         assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
         return;
     }
@@ -404,22 +574,73 @@ pub async fn public_urls_are_percent_encoded(f: &Fixture) {
         ("plus+and&.txt", "plus%2Band%26.txt"),
     ];
     for (name, encoded) in cases {
-        assert_eq!(url(name).await.expect("url"), format!("{base}{encoded}"), "url of {name:?}");
+        assert_eq!(
+            url(name).await.expect("url"),
+            format!("{base}{encoded}"),
+            "url of {name:?}"
+        );
     }
-    let signed = s.url(&Name::new("a.txt").expect("name"), &UrlOptions::expiring(std::time::Duration::from_secs(60))).await;
+    let signed = s
+        .url(
+            &Name::new("a.txt").expect("name"),
+            &UrlOptions::expiring(std::time::Duration::from_secs(60)),
+        )
+        .await;
     if !s.capabilities().signed_urls {
-        assert!(matches!(signed, Err(Error::Unsupported { .. })), "{signed:?}");
+        assert!(
+            matches!(signed, Err(Error::Unsupported { .. })),
+            "{signed:?}"
+        );
     }
 }
 
 /// At least 40 hostile names, each refused with `InvalidName` by every entry point.
 pub fn hostile_names() -> Vec<String> {
     let mut names: Vec<String> = [
-        "../x", "a/../../b", "/etc/passwd", "a\\b", "a\0b", "C:\\x", "./a", "a//b", "a/", "..", ".", "", "/", "//",
-        "a/./b", "a/..", "../../../../etc/passwd", "..\\..\\x", "a/b/../../../c", "\\\\server\\share\\x", "C:x",
-        "c:/windows/win.ini", "\n", "a\nb", "a\rb", "a\tb", "\x1b[31mred", "del\x7f", "x/\0", "nel\u{85}",
-        "...//x", "a/b/", "/a", "//a", "./", "../", "a/.", "a/./", "ok/../../x", "x/../", "\\", "a/\u{1f}b",
-        "/../x", "..%2f/../x",
+        "../x",
+        "a/../../b",
+        "/etc/passwd",
+        "a\\b",
+        "a\0b",
+        "C:\\x",
+        "./a",
+        "a//b",
+        "a/",
+        "..",
+        ".",
+        "",
+        "/",
+        "//",
+        "a/./b",
+        "a/..",
+        "../../../../etc/passwd",
+        "..\\..\\x",
+        "a/b/../../../c",
+        "\\\\server\\share\\x",
+        "C:x",
+        "c:/windows/win.ini",
+        "\n",
+        "a\nb",
+        "a\rb",
+        "a\tb",
+        "\x1b[31mred",
+        "del\x7f",
+        "x/\0",
+        "nel\u{85}",
+        "...//x",
+        "a/b/",
+        "/a",
+        "//a",
+        "./",
+        "../",
+        "a/.",
+        "a/./",
+        "ok/../../x",
+        "x/../",
+        "\\",
+        "a/\u{1f}b",
+        "/../x",
+        "..%2f/../x",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -434,7 +655,9 @@ fn snapshot(dir: &Path, skip: Option<&Path>) -> BTreeMap<PathBuf, u64> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if Some(path.as_path()) == skip {
@@ -458,25 +681,47 @@ pub async fn hostile_names_are_refused_and_create_nothing(f: &Fixture) {
     assert!(names.len() >= 40, "the table holds {} names", names.len());
     let outside = f.outside.as_deref();
     let before = outside.map(|o| snapshot(o, f.root.as_deref()));
-    let etc_passwd = std::fs::metadata("/etc/passwd").ok().map(|m| (m.len(), m.modified().ok()));
+    let etc_passwd = std::fs::metadata("/etc/passwd")
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()));
     for name in &names {
         let expect_invalid = |what: &str, r: Result<(), Error>| match r {
-            Err(Error::InvalidName(e)) => assert_eq!(e.name(), name, "{what}: the error names another value"),
+            Err(Error::InvalidName(e)) => {
+                assert_eq!(e.name(), name, "{what}: the error names another value")
+            }
             other => panic!("{what}({name:?}) gave {other:?}, expected InvalidName"),
         };
         expect_invalid("save", s.save(name.as_str(), "pwned").await.map(|_| ()));
-        expect_invalid("save overwrite", s.save_with(name.as_str(), "pwned", crate::SaveOptions::overwrite()).await.map(|_| ()));
+        expect_invalid(
+            "save overwrite",
+            s.save_with(name.as_str(), "pwned", crate::SaveOptions::overwrite())
+                .await
+                .map(|_| ()),
+        );
         expect_invalid("open", s.open(name.as_str()).await.map(|_| ()));
         expect_invalid("exists", s.exists(name.as_str()).await.map(|_| ()));
         expect_invalid("delete", s.remove(name.as_str()).await);
         expect_invalid("url", s.public_url(name.as_str()).await.map(|_| ()));
-        expect_invalid("copy", s.copy("nonexistent", name.as_str()).await.map(|_| ()));
+        expect_invalid(
+            "copy",
+            s.copy("nonexistent", name.as_str()).await.map(|_| ()),
+        );
     }
-    assert_eq!(s.list_all("").await.expect("list"), vec![], "a hostile name created a file");
+    assert_eq!(
+        s.list_all("").await.expect("list"),
+        vec![],
+        "a hostile name created a file"
+    );
     if let (Some(o), Some(before)) = (outside, before) {
-        assert_eq!(snapshot(o, f.root.as_deref()), before, "something changed outside the root");
+        assert_eq!(
+            snapshot(o, f.root.as_deref()),
+            before,
+            "something changed outside the root"
+        );
     }
-    let after = std::fs::metadata("/etc/passwd").ok().map(|m| (m.len(), m.modified().ok()));
+    let after = std::fs::metadata("/etc/passwd")
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()));
     assert_eq!(etc_passwd, after, "/etc/passwd changed");
 }
 
@@ -487,12 +732,24 @@ pub async fn percent_encoded_dots_are_a_literal_name(f: &Fixture) {
     let name = s.save("%2e%2e/x", "literal").await.expect("save %2e%2e/x");
     assert_eq!(name.as_str(), "%2e%2e/x");
     assert_eq!(s.read_to_bytes("%2e%2e/x").await.expect("read"), "literal");
-    assert!(!s.exists("x").await.expect("exists"), "the name was decoded");
+    assert!(
+        !s.exists("x").await.expect("exists"),
+        "the name was decoded"
+    );
     if let (Some(root), Some(path)) = (&f.root, s.local_path(&name)) {
-        assert!(path.starts_with(root), "{} is outside {}", path.display(), root.display());
+        assert!(
+            path.starts_with(root),
+            "{} is outside {}",
+            path.display(),
+            root.display()
+        );
         assert!(path.ends_with("%2e%2e/x"), "{}", path.display());
     }
     if let (Some(o), Some(before)) = (f.outside.as_deref(), before) {
-        assert_eq!(snapshot(o, f.root.as_deref()), before, "something changed outside the root");
+        assert_eq!(
+            snapshot(o, f.root.as_deref()),
+            before,
+            "something changed outside the root"
+        );
     }
 }

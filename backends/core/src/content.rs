@@ -42,22 +42,38 @@ impl<'a> Content<'a> {
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
         let length = Some(bytes.len() as u64);
-        Self { body: Body::Bytes(bytes), length, content_type: None }
+        Self {
+            body: Body::Bytes(bytes),
+            length,
+            content_type: None,
+        }
     }
 
     /// The content of a file, read in chunks when written.
     pub fn from_file(path: impl Into<PathBuf>) -> Self {
-        Self { body: Body::File(path.into()), length: None, content_type: None }
+        Self {
+            body: Body::File(path.into()),
+            length: None,
+            content_type: None,
+        }
     }
 
     /// Whatever `reader` yields until its end.
     pub fn from_reader(reader: impl AsyncRead + Send + 'a) -> Self {
-        Self { body: Body::Reader(Box::pin(reader)), length: None, content_type: None }
+        Self {
+            body: Body::Reader(Box::pin(reader)),
+            length: None,
+            content_type: None,
+        }
     }
 
     /// Whatever `stream` yields until its end; an error item fails the write.
     pub fn from_stream(stream: impl Stream<Item = io::Result<Bytes>> + Send + 'a) -> Self {
-        Self { body: Body::Stream(stream.boxed()), length: None, content_type: None }
+        Self {
+            body: Body::Stream(stream.boxed()),
+            length: None,
+            content_type: None,
+        }
     }
 
     /// Declares the length in bytes (checked while writing).
@@ -102,23 +118,41 @@ impl<'a> Content<'a> {
     /// stream ends with an error item of kind `InvalidData` naming both numbers.
     pub async fn into_stream(self) -> io::Result<(ByteStream<'a>, Option<u64>)> {
         let (stream, length): (ByteStream<'a>, Option<u64>) = match self.body {
-            Body::Bytes(b) => (futures_util::stream::once(async move { Ok(b) }).boxed(), self.length),
+            Body::Bytes(b) => (
+                futures_util::stream::once(async move { Ok(b) }).boxed(),
+                self.length,
+            ),
             Body::File(path) => {
                 let file = tokio::fs::File::open(&path).await?;
                 let on_disk = file.metadata().await?.len();
                 if let Some(declared) = self.length.filter(|d| *d != on_disk) {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("{} holds {on_disk} bytes, declared {declared}", path.display()),
+                        format!(
+                            "{} holds {on_disk} bytes, declared {declared}",
+                            path.display()
+                        ),
                     ));
                 }
-                (ReaderStream::with_capacity(file, CHUNK_SIZE).boxed(), Some(on_disk))
+                (
+                    ReaderStream::with_capacity(file, CHUNK_SIZE).boxed(),
+                    Some(on_disk),
+                )
             }
-            Body::Reader(r) => (ReaderStream::with_capacity(r, CHUNK_SIZE).boxed(), self.length),
+            Body::Reader(r) => (
+                ReaderStream::with_capacity(r, CHUNK_SIZE).boxed(),
+                self.length,
+            ),
             Body::Stream(s) => (s, self.length),
         };
         let stream = match length {
-            Some(declared) => LengthChecked { inner: stream, declared, seen: 0, done: false }.boxed(),
+            Some(declared) => LengthChecked {
+                inner: stream,
+                declared,
+                seen: 0,
+                done: false,
+            }
+            .boxed(),
             None => stream,
         };
         Ok((stream, length))
@@ -127,7 +161,10 @@ impl<'a> Content<'a> {
 
 /// The content type for `name`'s extension, `application/octet-stream` when unknown.
 pub fn guess_content_type(name: &Name) -> String {
-    mime_guess::from_path(name.file_name()).first_or_octet_stream().essence_str().to_owned()
+    mime_guess::from_path(name.file_name())
+        .first_or_octet_stream()
+        .essence_str()
+        .to_owned()
 }
 
 struct LengthChecked<'a> {
@@ -243,17 +280,37 @@ mod tests {
 
     #[tokio::test]
     async fn declared_length_is_enforced_both_ways() {
-        let chunks = || futures_util::stream::iter(vec![Ok(Bytes::from_static(b"abc")), Ok(Bytes::from_static(b"de"))]);
-        assert_eq!(collect(Content::from_stream(chunks()).with_length(5)).await.unwrap(), b"abcde");
-        let short = collect(Content::from_stream(chunks()).with_length(6)).await.unwrap_err();
-        assert!(short.to_string().contains("declared as 6 bytes but 5"), "{short}");
-        let long = collect(Content::from_stream(chunks()).with_length(4)).await.unwrap_err();
+        let chunks = || {
+            futures_util::stream::iter(vec![
+                Ok(Bytes::from_static(b"abc")),
+                Ok(Bytes::from_static(b"de")),
+            ])
+        };
+        assert_eq!(
+            collect(Content::from_stream(chunks()).with_length(5))
+                .await
+                .unwrap(),
+            b"abcde"
+        );
+        let short = collect(Content::from_stream(chunks()).with_length(6))
+            .await
+            .unwrap_err();
+        assert!(
+            short.to_string().contains("declared as 6 bytes but 5"),
+            "{short}"
+        );
+        let long = collect(Content::from_stream(chunks()).with_length(4))
+            .await
+            .unwrap_err();
         assert_eq!(long.kind(), io::ErrorKind::InvalidData);
     }
 
     #[tokio::test]
     async fn readers_and_strings_are_content() {
-        assert_eq!(collect(Content::from_reader(&b"hello"[..])).await.unwrap(), b"hello");
+        assert_eq!(
+            collect(Content::from_reader(&b"hello"[..])).await.unwrap(),
+            b"hello"
+        );
         assert_eq!(collect("text".into()).await.unwrap(), b"text");
     }
 
@@ -261,7 +318,15 @@ mod tests {
     fn content_type_is_guessed_from_the_name_unless_given() {
         let name = Name::new("a/b.css").unwrap();
         assert_eq!(Content::from("x").content_type_for(&name), "text/css");
-        assert_eq!(Content::from("x").with_content_type("text/plain").content_type_for(&name), "text/plain");
-        assert_eq!(guess_content_type(&Name::new("noext").unwrap()), "application/octet-stream");
+        assert_eq!(
+            Content::from("x")
+                .with_content_type("text/plain")
+                .content_type_for(&name),
+            "text/plain"
+        );
+        assert_eq!(
+            guess_content_type(&Name::new("noext").unwrap()),
+            "application/octet-stream"
+        );
     }
 }

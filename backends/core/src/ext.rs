@@ -7,8 +7,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt;
 
 use crate::{
-    ByteRange, Content, Error, GetResult, IntoName, Metadata, Name, PutMode, Result, Storage, UrlOptions,
-    naming::Alternatives,
+    ByteRange, Content, Error, GetResult, IntoName, Metadata, Name, PutMode, Result, Storage,
+    UrlOptions, naming::Alternatives,
 };
 
 /// How `save_with` stores content.
@@ -24,12 +24,18 @@ pub struct SaveOptions {
 impl SaveOptions {
     /// Replace an existing file.
     pub fn overwrite() -> Self {
-        Self { overwrite: Some(true), ..Self::default() }
+        Self {
+            overwrite: Some(true),
+            ..Self::default()
+        }
     }
 
     /// Never replace; choose a new name on a clash, at most `max_length` bytes long.
     pub fn max_length(max_length: usize) -> Self {
-        Self { max_length: Some(max_length), ..Self::default() }
+        Self {
+            max_length: Some(max_length),
+            ..Self::default()
+        }
     }
 }
 
@@ -51,7 +57,11 @@ impl SaveOptions {
 pub trait StorageExt: Storage {
     /// Stores `content` and returns the name it got: `name` itself when free, otherwise `stem_<random>.ext`
     /// (or `name` replaced when the storage is set to overwrite).
-    async fn save<'a>(&self, name: impl IntoName + Send + 'a, content: impl Into<Content<'a>> + Send + 'a) -> Result<Name> {
+    async fn save<'a>(
+        &self,
+        name: impl IntoName + Send + 'a,
+        content: impl Into<Content<'a>> + Send + 'a,
+    ) -> Result<Name> {
         self.save_with(name, content, SaveOptions::default()).await
     }
 
@@ -109,7 +119,10 @@ pub trait StorageExt: Storage {
     /// When `name` was last written.
     async fn modified(&self, name: impl IntoName + Send) -> Result<SystemTime> {
         let meta = self.metadata(name).await?;
-        meta.modified.ok_or(Error::Unsupported { backend: self.backend(), operation: "modification times" })
+        meta.modified.ok_or(Error::Unsupported {
+            backend: self.backend(),
+            operation: "modification times",
+        })
     }
 
     /// The whole content of `name` in memory: only for files the caller knows to be small.
@@ -117,7 +130,11 @@ pub trait StorageExt: Storage {
         let got = self.open(name).await?;
         let mut buf = BytesMut::with_capacity(usize::try_from(got.meta.size).unwrap_or(0));
         let mut stream = got.stream;
-        while let Some(chunk) = stream.try_next().await.map_err(|e| Error::io("read", got.meta.name.as_str(), e))? {
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| Error::io("read", got.meta.name.as_str(), e))?
+        {
             buf.extend_from_slice(&chunk);
         }
         Ok(buf.freeze())
@@ -136,7 +153,11 @@ pub trait StorageExt: Storage {
             p => Some(self.options().name(p)?),
         };
         let listing = self.list_dir(prefix.as_ref()).await?;
-        let files = listing.files.iter().map(|m| m.name.file_name().to_owned()).collect();
+        let files = listing
+            .files
+            .iter()
+            .map(|m| m.name.file_name().to_owned())
+            .collect();
         Ok((listing.dirs, files))
     }
 

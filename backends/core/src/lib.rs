@@ -19,15 +19,21 @@ mod url;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use crate::config::{COMMON_OPTIONS, ConfigError, parse_bool, parse_mode, parse_number, unknown_option};
+pub use crate::config::{
+    COMMON_OPTIONS, ConfigError, parse_bool, parse_mode, parse_number, unknown_option,
+};
 pub use crate::content::{ByteStream, CHUNK_SIZE, Content, guess_content_type};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::ext::{SaveOptions, StorageExt};
 pub use crate::memory::MemoryStorage;
 pub use crate::metadata::Metadata;
-pub use crate::name::{DEFAULT_MAX_NAME_LEN, IntoName, Name, NameError, NameErrorKind, valid_file_name};
+pub use crate::name::{
+    DEFAULT_MAX_NAME_LEN, IntoName, Name, NameError, NameErrorKind, valid_file_name,
+};
 pub use crate::range::ByteRange;
-pub use crate::storage::{Capabilities, CommonOptions, GetResult, Listing, PutMode, Storage, UrlOptions};
+pub use crate::storage::{
+    Capabilities, CommonOptions, GetResult, Listing, PutMode, Storage, UrlOptions,
+};
 pub use crate::url::{encode_name, public_url};
 
 // Re-exported for backends and for the conformance macro's expansion.

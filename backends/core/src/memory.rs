@@ -12,8 +12,8 @@ use futures_util::TryStreamExt;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::{
-    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name, PutMode, Result,
-    Storage,
+    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name,
+    PutMode, Result, Storage,
 };
 
 /// A storage held in this process's memory. Writes are atomic and create-only is exact; everything is lost when
@@ -39,7 +39,10 @@ impl MemoryStorage {
 
     /// An empty storage with `options`.
     pub fn with_options(options: CommonOptions) -> Self {
-        Self { options, ..Self::default() }
+        Self {
+            options,
+            ..Self::default()
+        }
     }
 
     /// An empty storage behind an `Arc`.
@@ -49,11 +52,18 @@ impl MemoryStorage {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Name, Stored>> {
         // A panic while holding the lock cannot leave the map half-updated (every update is one insert).
-        self.files.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.files
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lookup(&self, name: &Name) -> Result<Stored> {
-        self.read().get(name).cloned().ok_or_else(|| Error::NotFound { name: name.to_string() })
+        self.read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                name: name.to_string(),
+            })
     }
 
     /// The stored names under the directory `prefix`, in order.
@@ -86,7 +96,11 @@ impl Storage for MemoryStorage {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { atomic_create: true, public_urls: self.options.base_url.is_some(), ..Capabilities::default() }
+        Capabilities {
+            atomic_create: true,
+            public_urls: self.options.base_url.is_some(),
+            ..Capabilities::default()
+        }
     }
 
     async fn put(&self, name: &Name, content: Content<'_>, mode: PutMode) -> Result<Metadata> {
@@ -94,8 +108,12 @@ impl Storage for MemoryStorage {
         let data = match content.as_bytes() {
             Some(b) => b.clone(),
             None => {
-                let (stream, length) = content.into_stream().await.map_err(|e| Error::io("read content for", name.as_str(), e))?;
-                let mut buf = BytesMut::with_capacity(usize::try_from(length.unwrap_or(0)).unwrap_or(0));
+                let (stream, length) = content
+                    .into_stream()
+                    .await
+                    .map_err(|e| Error::io("read content for", name.as_str(), e))?;
+                let mut buf =
+                    BytesMut::with_capacity(usize::try_from(length.unwrap_or(0)).unwrap_or(0));
                 stream
                     .try_for_each(|chunk| {
                         buf.extend_from_slice(&chunk);
@@ -107,10 +125,17 @@ impl Storage for MemoryStorage {
             }
         };
         let version = self.versions.fetch_add(1, Ordering::Relaxed);
-        let mut files = self.files.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut files = self
+            .files
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let final_name = match &mode {
             PutMode::Overwrite => name.clone(),
-            PutMode::Create if files.contains_key(name) => return Err(Error::AlreadyExists { name: name.to_string() }),
+            PutMode::Create if files.contains_key(name) => {
+                return Err(Error::AlreadyExists {
+                    name: name.to_string(),
+                });
+            }
             PutMode::Create => name.clone(),
             PutMode::CreateUnique(alternatives) => {
                 let mut attempt = 0;
@@ -130,7 +155,13 @@ impl Storage for MemoryStorage {
             etag: Some(format!("\"m{version:x}-{:x}\"", data.len())),
             content_type: Some(content_type),
         };
-        files.insert(final_name, Stored { data, meta: meta.clone() });
+        files.insert(
+            final_name,
+            Stored {
+                data,
+                meta: meta.clone(),
+            },
+        );
         Ok(meta)
     }
 
@@ -139,12 +170,20 @@ impl Storage for MemoryStorage {
         let size = stored.meta.size;
         let span = match range {
             None => 0..size,
-            Some(r) => r.resolve(size).ok_or_else(|| Error::RangeNotSatisfiable { name: name.to_string(), range: r, size })?,
+            Some(r) => r.resolve(size).ok_or_else(|| Error::RangeNotSatisfiable {
+                name: name.to_string(),
+                range: r,
+                size,
+            })?,
         };
         // Spans are within the data, so these conversions cannot truncate.
         let data = stored.data.slice(span.start as usize..span.end as usize);
         let stream = stream::once(async move { Ok(data) }).boxed();
-        Ok(GetResult { meta: stored.meta, range: span, stream })
+        Ok(GetResult {
+            meta: stored.meta,
+            range: span,
+            stream,
+        })
     }
 
     async fn stat(&self, name: &Name) -> Result<Metadata> {
@@ -152,7 +191,10 @@ impl Storage for MemoryStorage {
     }
 
     async fn delete(&self, name: &Name) -> Result<()> {
-        self.files.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(name);
+        self.files
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
         Ok(())
     }
 
@@ -179,6 +221,9 @@ impl Storage for MemoryStorage {
     }
 
     async fn check(&self) -> Result<String> {
-        Ok(format!("in-memory storage holding {} files", self.read().len()))
+        Ok(format!(
+            "in-memory storage holding {} files",
+            self.read().len()
+        ))
     }
 }

@@ -68,9 +68,13 @@ impl fmt::Display for NameErrorKind {
             Self::EmptySegment => f.write_str("it has an empty segment (`//`)"),
             Self::TrailingSlash => f.write_str("it ends with `/`"),
             Self::Backslash => f.write_str("it contains a backslash"),
-            Self::ControlCharacter(c) => write!(f, "it contains the control character U+{:04X}", *c as u32),
+            Self::ControlCharacter(c) => {
+                write!(f, "it contains the control character U+{:04X}", *c as u32)
+            }
             Self::DrivePrefix => f.write_str("it starts with a drive prefix"),
-            Self::TooLong { len, max } => write!(f, "it is {len} bytes long, over the limit of {max}"),
+            Self::TooLong { len, max } => {
+                write!(f, "it is {len} bytes long, over the limit of {max}")
+            }
             Self::Reserved => f.write_str("it is reserved for the storage's temporary files"),
             Self::NothingLeft => f.write_str("nothing is left of it once cleaned"),
         }
@@ -88,7 +92,10 @@ pub struct NameError {
 impl NameError {
     /// Builds an error for `name` (kept as given, shortened for display only).
     pub fn new(name: impl Into<String>, kind: NameErrorKind) -> Self {
-        Self { name: name.into(), kind }
+        Self {
+            name: name.into(),
+            kind,
+        }
     }
 
     /// The refused string.
@@ -184,7 +191,10 @@ fn check(name: &str, max: usize) -> Result<(), NameErrorKind> {
         return Err(NameErrorKind::Empty);
     }
     if name.len() > max {
-        return Err(NameErrorKind::TooLong { len: name.len(), max });
+        return Err(NameErrorKind::TooLong {
+            len: name.len(),
+            max,
+        });
     }
     if let Some(c) = name.chars().find(|c| c.is_control()) {
         return Err(NameErrorKind::ControlCharacter(c));
@@ -342,14 +352,23 @@ mod tests {
     #[test]
     fn length_limit_counts_bytes() {
         assert!(Name::new("é".repeat(512)).is_ok());
-        assert_eq!(kind(&"é".repeat(513)), NameErrorKind::TooLong { len: 1026, max: 1024 });
+        assert_eq!(
+            kind(&"é".repeat(513)),
+            NameErrorKind::TooLong {
+                len: 1026,
+                max: 1024
+            }
+        );
         assert!(Name::with_max_len("abcd", 3).is_err());
     }
 
     #[test]
     fn error_message_names_the_value_escaped_and_shortened() {
         let err = Name::new("a\0b").unwrap_err().to_string();
-        assert_eq!(err, "invalid name \"a\\0b\": it contains the control character U+0000");
+        assert_eq!(
+            err,
+            "invalid name \"a\\0b\": it contains the control character U+0000"
+        );
         let long = Name::new("x".repeat(2000)).unwrap_err().to_string();
         assert!(long.len() < 250, "{long}");
         assert!(long.contains("2000 bytes"), "{long}");
@@ -373,7 +392,10 @@ mod tests {
 
     #[test]
     fn uploaded_names_are_cleaned_like_django() {
-        assert_eq!(valid_file_name("john's portrait in 2004.jpg").unwrap(), "johns_portrait_in_2004.jpg");
+        assert_eq!(
+            valid_file_name("john's portrait in 2004.jpg").unwrap(),
+            "johns_portrait_in_2004.jpg"
+        );
         assert_eq!(valid_file_name("/tmp/x/../évian.png").unwrap(), "évian.png");
         assert_eq!(valid_file_name("a<b>c|d?.txt").unwrap(), "abcd.txt");
         assert!(valid_file_name("..").is_err());

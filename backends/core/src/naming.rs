@@ -32,20 +32,28 @@ impl Alternatives {
             return Ok(self.original.clone());
         }
         if attempt > MAX_ATTEMPTS {
-            return Err(Error::NoAvailableName { name: self.original.to_string(), attempts: MAX_ATTEMPTS });
+            return Err(Error::NoAvailableName {
+                name: self.original.to_string(),
+                attempts: MAX_ATTEMPTS,
+            });
         }
         let (root, ext) = self.original.split_extension();
         let dir_len = self.original.parent().map_or(0, |d| d.len() + 1);
-        let suffix: String = std::iter::repeat_with(fastrand::alphanumeric).take(7).collect();
+        let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(7)
+            .collect();
         let fixed = dir_len + 1 + suffix.len() + ext.len();
         let stem = &root[dir_len..];
         let room = self.max_len.checked_sub(fixed).unwrap_or(0);
         let stem = truncate_at_char(stem, room);
         if stem.is_empty() {
-            let err = NameError::new(self.original.as_str(), NameErrorKind::TooLong {
-                len: self.original.as_str().len(),
-                max: self.max_len,
-            });
+            let err = NameError::new(
+                self.original.as_str(),
+                NameErrorKind::TooLong {
+                    len: self.original.as_str().len(),
+                    max: self.max_len,
+                },
+            );
             return Err(err.into());
         }
         let name = format!("{}{stem}_{suffix}{ext}", &root[..dir_len]);
@@ -74,9 +82,16 @@ mod tests {
         assert_eq!(alts.candidate(0).unwrap().as_str(), "photos/cat.tar.gz");
         let alt = alts.candidate(1).unwrap();
         let s = alt.as_str();
-        assert!(s.starts_with("photos/cat_") && s.ends_with(".tar.gz"), "{s}");
+        assert!(
+            s.starts_with("photos/cat_") && s.ends_with(".tar.gz"),
+            "{s}"
+        );
         assert_eq!(s.len(), "photos/cat_XXXXXXX.tar.gz".len());
-        assert!(s["photos/cat_".len()..s.len() - 7].chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(
+            s["photos/cat_".len()..s.len() - 7]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+        );
         assert_ne!(alts.candidate(1).unwrap(), alts.candidate(2).unwrap());
     }
 
@@ -96,6 +111,9 @@ mod tests {
         let alts = Alternatives::new(Name::new("dir/x.txt").unwrap(), 14);
         assert!(matches!(alts.candidate(1), Err(Error::InvalidName(_))));
         let alts = Alternatives::new(Name::new("x").unwrap(), 100);
-        assert!(matches!(alts.candidate(MAX_ATTEMPTS + 1), Err(Error::NoAvailableName { .. })));
+        assert!(matches!(
+            alts.candidate(MAX_ATTEMPTS + 1),
+            Err(Error::NoAvailableName { .. })
+        ));
     }
 }

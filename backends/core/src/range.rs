@@ -34,7 +34,10 @@ impl ByteRange {
 
 impl From<Range<u64>> for ByteRange {
     fn from(r: Range<u64>) -> Self {
-        Self::Bounded { start: r.start, end: r.end }
+        Self::Bounded {
+            start: r.start,
+            end: r.end,
+        }
     }
 }
 

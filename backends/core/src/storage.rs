@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
-use crate::{ByteRange, ByteStream, Content, Metadata, Name, NameError, Result, naming::Alternatives};
+use crate::{
+    ByteRange, ByteStream, Content, Metadata, Name, NameError, Result, naming::Alternatives,
+};
 
 /// Options every backend shares, parsed once by the facade and handed to the backend's constructor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +27,12 @@ pub struct CommonOptions {
 
 impl Default for CommonOptions {
     fn default() -> Self {
-        Self { base_url: None, overwrite: false, cache_control: None, max_name_len: crate::DEFAULT_MAX_NAME_LEN }
+        Self {
+            base_url: None,
+            overwrite: false,
+            cache_control: None,
+            max_name_len: crate::DEFAULT_MAX_NAME_LEN,
+        }
     }
 }
 
@@ -74,7 +81,9 @@ pub struct UrlOptions {
 impl UrlOptions {
     /// A signed URL valid for `expires`.
     pub fn expiring(expires: Duration) -> Self {
-        Self { expires: Some(expires) }
+        Self {
+            expires: Some(expires),
+        }
     }
 }
 
@@ -90,7 +99,10 @@ pub struct GetResult {
 
 impl fmt::Debug for GetResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GetResult").field("meta", &self.meta).field("range", &self.range).finish_non_exhaustive()
+        f.debug_struct("GetResult")
+            .field("meta", &self.meta)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,11 +156,17 @@ pub trait Storage: fmt::Debug + Send + Sync + 'static {
     /// without any I/O), signed when `options.expires` is set and the backend signs.
     async fn url(&self, name: &Name, options: &UrlOptions) -> Result<String> {
         if options.expires.is_some() {
-            return Err(crate::Error::Unsupported { backend: self.backend(), operation: "signed URLs" });
+            return Err(crate::Error::Unsupported {
+                backend: self.backend(),
+                operation: "signed URLs",
+            });
         }
         match &self.options().base_url {
             Some(base) => Ok(crate::public_url(base, name)),
-            None => Err(crate::Error::Unsupported { backend: self.backend(), operation: "URLs without a base_url" }),
+            None => Err(crate::Error::Unsupported {
+                backend: self.backend(),
+                operation: "URLs without a base_url",
+            }),
         }
     }
 

@@ -6,7 +6,11 @@ use crate::Name;
 
 /// Everything but RFC 3986's unreserved characters is encoded in a path segment, so a name's `#`, `?`, `%`,
 /// spaces and non-ASCII characters can never change what the URL means.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// `name` percent-encoded segment by segment, `/` kept between segments.
 pub fn encode_name(name: &Name) -> String {
@@ -23,7 +27,11 @@ pub fn encode_name(name: &Name) -> String {
 /// `base` followed by the encoded `name`, with exactly one `/` between them.
 pub fn public_url(base: &str, name: &Name) -> String {
     let encoded = encode_name(name);
-    if base.ends_with('/') { format!("{base}{encoded}") } else { format!("{base}/{encoded}") }
+    if base.ends_with('/') {
+        format!("{base}{encoded}")
+    } else {
+        format!("{base}/{encoded}")
+    }
 }
 
 #[cfg(test)]
@@ -33,7 +41,13 @@ mod tests {
     #[test]
     fn names_are_encoded_per_segment() {
         let name = Name::new("a b/c#d?e%f/é.txt").unwrap();
-        assert_eq!(public_url("/media/", &name), "/media/a%20b/c%23d%3Fe%25f/%C3%A9.txt");
-        assert_eq!(public_url("https://cdn.example.com/m", &name), "https://cdn.example.com/m/a%20b/c%23d%3Fe%25f/%C3%A9.txt");
+        assert_eq!(
+            public_url("/media/", &name),
+            "/media/a%20b/c%23d%3Fe%25f/%C3%A9.txt"
+        );
+        assert_eq!(
+            public_url("https://cdn.example.com/m", &name),
+            "https://cdn.example.com/m/a%20b/c%23d%3Fe%25f/%C3%A9.txt"
+        );
     }
 }

@@ -25,7 +25,13 @@ pub struct LocalConfig {
 impl LocalConfig {
     /// Settings for `root` with every option at its default.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), file_mode: None, dir_mode: None, fsync: false, common: CommonOptions::default() }
+        Self {
+            root: root.into(),
+            file_mode: None,
+            dir_mode: None,
+            fsync: false,
+            common: CommonOptions::default(),
+        }
     }
 
     /// Sets an option from text; an unknown option is an error listing the valid ones.
@@ -35,7 +41,13 @@ impl LocalConfig {
 
     /// `set` for a backend built on this one, which knows `extra` options of its own (handled by the caller
     /// before calling this) and names itself `backend` in errors.
-    pub fn set_with(&mut self, option: &str, value: &str, backend: &str, extra: &[&str]) -> Result<(), ConfigError> {
+    pub fn set_with(
+        &mut self,
+        option: &str,
+        value: &str,
+        backend: &str,
+        extra: &[&str],
+    ) -> Result<(), ConfigError> {
         if self.common.set(option, value)? {
             return Ok(());
         }

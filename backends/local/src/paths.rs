@@ -26,13 +26,15 @@ pub fn path_of(root: &Path, name: &Name) -> PathBuf {
 /// and the size.
 pub fn metadata_of(name: Name, stat: &fs::Metadata) -> Metadata {
     let modified = stat.modified().ok();
-    let nanos = modified.and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let nanos = modified
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
     Metadata {
         etag: Some(format!("\"{:x}-{nanos:x}-{:x}\"", stat.ino(), stat.size())),
         content_type: Some(storages_core::guess_content_type(&name)),
         size: stat.size(),
-        modified: modified.or_else(|| Some(UNIX_EPOCH + Duration::from_secs(stat.mtime().max(0) as u64))),
+        modified: modified
+            .or_else(|| Some(UNIX_EPOCH + Duration::from_secs(stat.mtime().max(0) as u64))),
         name,
     }
 }
-

@@ -17,9 +17,13 @@ use crate::paths::{is_temp, metadata_of, path_of};
 /// one chunk are read right away, saving the stream a trip to the blocking pool.
 pub(crate) fn open(root: &Path, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
     let path = path_of(root, name);
-    let not_found = || Error::NotFound { name: name.to_string() };
+    let not_found = || Error::NotFound {
+        name: name.to_string(),
+    };
     let mut file = File::open(&path).map_err(|e| Error::io("open", name.as_str(), e))?;
-    let stat = file.metadata().map_err(|e| Error::io("stat", name.as_str(), e))?;
+    let stat = file
+        .metadata()
+        .map_err(|e| Error::io("stat", name.as_str(), e))?;
     if !stat.is_file() {
         return Err(not_found());
     }
@@ -27,7 +31,11 @@ pub(crate) fn open(root: &Path, name: &Name, range: Option<ByteRange>) -> Result
     let size = meta.size;
     let span = match range {
         None => 0..size,
-        Some(r) => r.resolve(size).ok_or_else(|| Error::RangeNotSatisfiable { name: name.to_string(), range: r, size })?,
+        Some(r) => r.resolve(size).ok_or_else(|| Error::RangeNotSatisfiable {
+            name: name.to_string(),
+            range: r,
+            size,
+        })?,
     };
     let len = span.end - span.start;
     let fail = |e: io::Error| Error::io("read", name.as_str(), e);
@@ -43,14 +51,21 @@ pub(crate) fn open(root: &Path, name: &Name, range: Option<ByteRange>) -> Result
         let reader = tokio::fs::File::from_std(file).take(len);
         ReaderStream::with_capacity(reader, CHUNK_SIZE).boxed()
     };
-    Ok(GetResult { meta, range: span, stream })
+    Ok(GetResult {
+        meta,
+        range: span,
+        stream,
+    })
 }
 
 /// The metadata of `name`, a regular file.
 pub(crate) fn stat(root: &Path, name: &Name) -> Result<Metadata> {
-    let stat = fs::metadata(path_of(root, name)).map_err(|e| Error::io("stat", name.as_str(), e))?;
+    let stat =
+        fs::metadata(path_of(root, name)).map_err(|e| Error::io("stat", name.as_str(), e))?;
     if !stat.is_file() {
-        return Err(Error::NotFound { name: name.to_string() });
+        return Err(Error::NotFound {
+            name: name.to_string(),
+        });
     }
     Ok(metadata_of(name.clone(), &stat))
 }
@@ -62,7 +77,14 @@ pub(crate) fn list_dir(root: &Path, prefix: Option<&Name>) -> Result<Listing> {
     let label = prefix.map_or("", Name::as_str);
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(listing),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(listing);
+        }
         Err(e) => return Err(Error::io("list", label, e)),
     };
     for entry in entries {
@@ -99,11 +121,16 @@ fn classify(prefix: Option<&Name>, entry: &fs::DirEntry) -> Option<Entry> {
         return None;
     }
     // `metadata` follows symlinks: a link to a file lists as that file.
-    let stat = entry.metadata().ok().filter(|_| !file_type.is_symlink()).or_else(|| fs::metadata(entry.path()).ok())?;
+    let stat = entry
+        .metadata()
+        .ok()
+        .filter(|_| !file_type.is_symlink())
+        .or_else(|| fs::metadata(entry.path()).ok())?;
     if stat.is_dir() {
         return Some(Entry::Dir(segment));
     }
-    stat.is_file().then(|| Entry::File(metadata_of(name, &stat)))
+    stat.is_file()
+        .then(|| Entry::File(metadata_of(name, &stat)))
 }
 
 /// Every file under `prefix`, walked on a blocking thread and sent in batches, so a huge tree streams.
@@ -142,10 +169,12 @@ pub(crate) fn walk(root: PathBuf, prefix: Option<Name>) -> BoxStream<'static, Re
             let _ = tx.blocking_send(Ok(batch));
         }
     });
-    stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (batch, rx)) })
-        .flat_map(|batch: Result<Vec<Metadata>>| match batch {
-            Ok(files) => stream::iter(files.into_iter().map(Ok).collect::<Vec<_>>()),
-            Err(e) => stream::iter(vec![Err(e)]),
-        })
-        .boxed()
+    stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|batch| (batch, rx))
+    })
+    .flat_map(|batch: Result<Vec<Metadata>>| match batch {
+        Ok(files) => stream::iter(files.into_iter().map(Ok).collect::<Vec<_>>()),
+        Err(e) => stream::iter(vec![Err(e)]),
+    })
+    .boxed()
 }

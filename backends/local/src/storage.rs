@@ -8,8 +8,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use storages_core::{
-    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name, NameError,
-    NameErrorKind, PutMode, Result, Storage,
+    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name,
+    NameError, NameErrorKind, PutMode, Result, Storage,
 };
 
 use crate::LocalConfig;
@@ -44,7 +44,11 @@ impl LocalStorage {
     }
 
     /// For backends built on this one: their name in errors and a tag for temporary file names.
-    pub fn with_backend(mut config: LocalConfig, backend: &'static str, temp_tag: String) -> Result<Self> {
+    pub fn with_backend(
+        mut config: LocalConfig,
+        backend: &'static str,
+        temp_tag: String,
+    ) -> Result<Self> {
         let shown = config.root.display().to_string();
         let fail = |e: io::Error| Error::io("open the storage root", shown.clone(), e);
         if !config.root.is_dir() {
@@ -54,7 +58,11 @@ impl LocalStorage {
             builder.create(&config.root).map_err(fail)?;
         }
         config.root = config.root.canonicalize().map_err(fail)?;
-        Ok(Self { config, temp_tag, backend })
+        Ok(Self {
+            config,
+            temp_tag,
+            backend,
+        })
     }
 
     /// The directory holding the files (absolute).
@@ -80,12 +88,17 @@ impl LocalStorage {
         }
     }
 
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-        tokio::task::spawn_blocking(f).await.map_err(|e| Error::Backend {
-            backend: self.backend,
-            message: "a blocking file operation panicked or was cancelled".into(),
-            source: Some(Box::new(e)),
-        })?
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::Backend {
+                backend: self.backend,
+                message: "a blocking file operation panicked or was cancelled".into(),
+                source: Some(Box::new(e)),
+            })?
     }
 }
 
@@ -126,14 +139,21 @@ impl Storage for LocalStorage {
                     None
                 }
                 None if done => None,
-                None => Some(Err(io::Error::new(io::ErrorKind::Interrupted, "the write was abandoned"))),
+                None => Some(Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "the write was abandoned",
+                ))),
             })
         });
         let read_error = |e: io::Error| Error::io("read the content for", name.as_str(), e);
         let fed: Result<()> = async {
             let (mut stream, _) = content.into_stream().await.map_err(read_error)?;
             while let Some(chunk) = stream.next().await {
-                if tx.send(Feed::Chunk(chunk.map_err(read_error)?)).await.is_err() {
+                if tx
+                    .send(Feed::Chunk(chunk.map_err(read_error)?))
+                    .await
+                    .is_err()
+                {
                     return Ok(()); // the writer stopped: its own error says why
                 }
             }
@@ -181,7 +201,8 @@ impl Storage for LocalStorage {
 
     async fn list_dir(&self, prefix: Option<&Name>) -> Result<Listing> {
         let (root, prefix) = (self.config.root.clone(), prefix.cloned());
-        self.blocking(move || read::list_dir(&root, prefix.as_ref())).await
+        self.blocking(move || read::list_dir(&root, prefix.as_ref()))
+            .await
     }
 
     fn local_path(&self, name: &Name) -> Option<PathBuf> {
@@ -191,7 +212,8 @@ impl Storage for LocalStorage {
     async fn check(&self) -> Result<String> {
         let root = self.config.root.clone();
         self.blocking(move || {
-            let fail = |e: io::Error| Error::io("write a probe file in", root.display().to_string(), e);
+            let fail =
+                |e: io::Error| Error::io("write a probe file in", root.display().to_string(), e);
             let probe = root.join(format!("{TEMP_PREFIX}check.{}", std::process::id()));
             std::fs::write(&probe, b"").map_err(fail)?;
             std::fs::remove_file(&probe).map_err(fail)?;

@@ -54,7 +54,8 @@ impl WriteJob {
             file.write_all(&chunk.map_err(fail)?).map_err(fail)?;
         }
         if let Some(mode) = self.file_mode {
-            file.set_permissions(Permissions::from_mode(mode)).map_err(fail)?;
+            file.set_permissions(Permissions::from_mode(mode))
+                .map_err(fail)?;
         }
         if self.fsync {
             file.sync_all().map_err(fail)?;
@@ -77,11 +78,16 @@ impl WriteJob {
             "{TEMP_PREFIX}{}{}.{}",
             self.temp_tag,
             std::process::id(),
-            std::iter::repeat_with(fastrand::alphanumeric).take(12).collect::<String>()
+            std::iter::repeat_with(fastrand::alphanumeric)
+                .take(12)
+                .collect::<String>()
         ));
         let open = || {
             let mut options = OpenOptions::new();
-            options.write(true).create_new(true).mode(self.file_mode.unwrap_or(0o666));
+            options
+                .write(true)
+                .create_new(true)
+                .mode(self.file_mode.unwrap_or(0o666));
             options.open(&path)
         };
         let file = match open() {
@@ -91,7 +97,8 @@ impl WriteJob {
             }
             other => other,
         };
-        let file = file.map_err(|e| Error::io("create a temporary file for", self.name.as_str(), e))?;
+        let file =
+            file.map_err(|e| Error::io("create a temporary file for", self.name.as_str(), e))?;
         Ok((file, TempFile { path }))
     }
 
@@ -113,8 +120,9 @@ impl WriteJob {
             match builder.create(d) {
                 Ok(()) => {
                     if let Some(mode) = self.dir_mode {
-                        fs::set_permissions(d, Permissions::from_mode(mode))
-                            .map_err(|e| Error::io("set permissions of the directory of", self.name.as_str(), e))?;
+                        fs::set_permissions(d, Permissions::from_mode(mode)).map_err(|e| {
+                            Error::io("set permissions of the directory of", self.name.as_str(), e)
+                        })?;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
@@ -159,7 +167,9 @@ impl WriteJob {
 /// `link(2)` is atomic everywhere, NFS included: it fails with `EEXIST` when the name is taken.
 fn link(temp: &Path, target: &Path, name: &Name) -> Result<()> {
     fs::hard_link(temp, target).map_err(|e| match e.kind() {
-        io::ErrorKind::AlreadyExists => Error::AlreadyExists { name: name.to_string() },
+        io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+            name: name.to_string(),
+        },
         _ => Error::io("link into place", name.as_str(), e),
     })
 }
@@ -177,5 +187,9 @@ fn replace_error(name: &Name, target: &Path, e: io::Error) -> Error {
 
 fn dir_error(name: &Name, e: io::Error) -> Error {
     // A file where a directory of the name should be (saving `a/b` when `a` is a file).
-    Error::Io { op: "create the directories of", name: name.to_string(), source: e }
+    Error::Io {
+        op: "create the directories of",
+        name: name.to_string(),
+        source: e,
+    }
 }

@@ -11,10 +11,18 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("a/b/c/root");
     let mut config = LocalConfig::new(&root);
-    config.common = CommonOptions { base_url: Some("/media/".into()), ..CommonOptions::default() };
+    config.common = CommonOptions {
+        base_url: Some("/media/".into()),
+        ..CommonOptions::default()
+    };
     let storage = LocalStorage::new(config).expect("local storage");
     let root = storage.root().to_path_buf();
-    Fixture { storage: Arc::new(storage), outside: Some(dir.path().to_path_buf()), root: Some(root), guard: Some(Box::new(dir)) }
+    Fixture {
+        storage: Arc::new(storage),
+        outside: Some(dir.path().to_path_buf()),
+        root: Some(root),
+        guard: Some(Box::new(dir)),
+    }
 }
 
 storages_core::conformance_tests!(fixture);

@@ -25,7 +25,13 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
             if e.file_type().expect("type").is_dir() {
                 stack.push(e.path());
             } else {
-                out.push(e.path().strip_prefix(dir).expect("prefix").display().to_string());
+                out.push(
+                    e.path()
+                        .strip_prefix(dir)
+                        .expect("prefix")
+                        .display()
+                        .to_string(),
+                );
             }
         }
     }
@@ -38,7 +44,10 @@ async fn the_root_is_created_when_missing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = storage(&dir, |_| {});
     assert!(dir.path().join("root").is_dir());
-    assert_eq!(s.root(), dir.path().join("root").canonicalize().expect("canonical"));
+    assert_eq!(
+        s.root(),
+        dir.path().join("root").canonicalize().expect("canonical")
+    );
 }
 
 #[tokio::test]
@@ -50,9 +59,16 @@ async fn file_and_dir_modes_are_applied_exactly() {
     });
     let name = s.save("x/y/z.txt", "data").await.expect("save");
     let path = s.local_path(&name).expect("path");
-    assert_eq!(std::fs::metadata(&path).expect("stat").permissions().mode() & 0o7777, 0o640);
+    assert_eq!(
+        std::fs::metadata(&path).expect("stat").permissions().mode() & 0o7777,
+        0o640
+    );
     for d in ["x", "x/y"] {
-        let mode = std::fs::metadata(s.root().join(d)).expect("stat dir").permissions().mode() & 0o7777;
+        let mode = std::fs::metadata(s.root().join(d))
+            .expect("stat dir")
+            .permissions()
+            .mode()
+            & 0o7777;
         assert_eq!(mode, 0o750, "mode of {d}");
     }
 }
@@ -61,7 +77,12 @@ async fn file_and_dir_modes_are_applied_exactly() {
 async fn fsync_writes_still_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = storage(&dir, |c| c.fsync = true);
-    s.save("synced/a.bin", Content::from_stream(pattern_stream(4, 300_000, 10_000))).await.expect("save");
+    s.save(
+        "synced/a.bin",
+        Content::from_stream(pattern_stream(4, 300_000, 10_000)),
+    )
+    .await
+    .expect("save");
     assert_pattern(&s, "synced/a.bin", 4, 300_000).await;
 }
 
@@ -70,8 +91,18 @@ async fn listings_hide_temporary_files_and_names_may_not_use_their_prefix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = storage(&dir, |_| {});
     s.save("d/real.txt", "x").await.expect("save");
-    std::fs::write(s.root().join(format!("d/{TEMP_PREFIX}crashed.123")), "partial").expect("write temp");
-    let listed: Vec<String> = s.list_all("").await.expect("list").into_iter().map(|m| m.name.to_string()).collect();
+    std::fs::write(
+        s.root().join(format!("d/{TEMP_PREFIX}crashed.123")),
+        "partial",
+    )
+    .expect("write temp");
+    let listed: Vec<String> = s
+        .list_all("")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|m| m.name.to_string())
+        .collect();
     assert_eq!(listed, ["d/real.txt"]);
     assert_eq!(s.listdir("d").await.expect("listdir").1, ["real.txt"]);
     match s.save(format!("d/{TEMP_PREFIX}mine").as_str(), "x").await {
@@ -85,9 +116,15 @@ async fn an_abandoned_write_leaves_no_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Arc::new(storage(&dir, |_| {}));
     // A stream that yields some data, then never ends: the caller gives up on it.
-    let endless = futures_util::stream::iter(vec![Ok(Bytes::from(pattern(1, 0, 100_000)))]).chain(futures_util::stream::pending());
+    let endless = futures_util::stream::iter(vec![Ok(Bytes::from(pattern(1, 0, 100_000)))])
+        .chain(futures_util::stream::pending());
     let saving = s.save("abandoned.bin", Content::from_stream(endless));
-    assert!(tokio::time::timeout(Duration::from_millis(300), saving).await.is_err(), "the save cannot finish");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), saving)
+            .await
+            .is_err(),
+        "the save cannot finish"
+    );
     // The blocking writer notices the closed feed and removes its temporary file.
     for _ in 0..100 {
         if files_under(s.root()).is_empty() {
@@ -113,13 +150,18 @@ async fn readers_see_the_old_or_the_new_content_never_a_mix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Arc::new(storage(&dir, |_| {}));
     let size = 2 * 1024 * 1024;
-    s.save("hot.bin", pattern(0, 0, size)).await.expect("first version");
+    s.save("hot.bin", pattern(0, 0, size))
+        .await
+        .expect("first version");
     let writer = {
         let s = Arc::clone(&s);
         tokio::spawn(async move {
             for version in 1..=20u64 {
-                let content = Content::from_stream(pattern_stream(version % 2, size as u64, 64 * 1024));
-                s.save_with("hot.bin", content, storages_core::SaveOptions::overwrite()).await.expect("overwrite");
+                let content =
+                    Content::from_stream(pattern_stream(version % 2, size as u64, 64 * 1024));
+                s.save_with("hot.bin", content, storages_core::SaveOptions::overwrite())
+                    .await
+                    .expect("overwrite");
             }
         })
     };
@@ -128,7 +170,10 @@ async fn readers_see_the_old_or_the_new_content_never_a_mix() {
         let bytes = s.read_to_bytes("hot.bin").await.expect("read");
         assert_eq!(bytes.len(), size, "a reader saw a partial file");
         let whole_of = |seed| bytes[..] == pattern(seed, 0, size)[..];
-        assert!(whole_of(0) || whole_of(1), "a reader saw a mix of two versions");
+        assert!(
+            whole_of(0) || whole_of(1),
+            "a reader saw a mix of two versions"
+        );
         reads += 1;
     }
     writer.await.expect("writer");

@@ -1,0 +1,374 @@
+//! The `storages` command: list, put, get, remove, link and check files in any storage.
+//!
+//! STORAGE is a settings URL (anything with a `:`) or an alias from the environment (`media`, `static`, ...).
+//! Exit status: 0 on success, 1 when the storage fails (one line on stderr says why), 2 on bad usage (unknown
+//! command or option, an invalid settings URL or alias, an invalid name).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use futures_util::{StreamExt, TryStreamExt};
+use storages_core::{Content, Error, SaveOptions, Storage, StorageExt, UrlOptions};
+use tokio::io::AsyncWriteExt;
+
+use crate::Settings;
+use crate::named::configured_urls;
+
+/// Save, list, link and delete files in any storage: local disk, NFS, S3-compatible object storage.
+#[derive(Debug, Parser)]
+#[command(name = "storages", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the names under PREFIX (all names when omitted), one per line.
+    Ls {
+        /// A settings URL or an alias.
+        storage: String,
+        /// Only names under this directory.
+        prefix: Option<String>,
+        /// Also show size in bytes and modification time.
+        #[arg(short = 'l', long = "long")]
+        long: bool,
+    },
+    /// Store FILE (`-` for standard input) under NAME (the file's name when omitted); prints the name it got.
+    Put {
+        /// A settings URL or an alias.
+        storage: String,
+        /// The file to store, or `-` for standard input.
+        file: PathBuf,
+        /// The name to store it under.
+        name: Option<String>,
+        /// Replace an existing file instead of choosing a new name.
+        #[arg(long)]
+        overwrite: bool,
+        /// The content type (guessed from the name when omitted).
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+    /// Write NAME to FILE (standard output when omitted or `-`).
+    Get {
+        /// A settings URL or an alias.
+        storage: String,
+        /// The stored name.
+        name: String,
+        /// Where to write it.
+        file: Option<PathBuf>,
+    },
+    /// Remove NAME (a missing name is not an error).
+    Rm {
+        /// A settings URL or an alias.
+        storage: String,
+        /// The stored name.
+        name: String,
+    },
+    /// Print the URL of NAME.
+    Url {
+        /// A settings URL or an alias.
+        storage: String,
+        /// The stored name.
+        name: String,
+        /// A signed URL valid for this many seconds instead of a public one.
+        #[arg(long, value_name = "SECS")]
+        expires: Option<u64>,
+    },
+    /// Validate settings and reach each storage (every configured alias when none is given).
+    Check {
+        /// Settings URLs or aliases.
+        storages: Vec<String>,
+    },
+}
+
+/// Why the command failed: bad usage (exit 2) or a storage error (exit 1).
+enum Failure {
+    Usage(String),
+    Storage(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidName(_) | Error::Config(_) => Self::Usage(e.to_string()),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<storages_core::ConfigError> for Failure {
+    fn from(e: storages_core::ConfigError) -> Self {
+        Self::Usage(e.to_string())
+    }
+}
+
+/// Runs the command line of this process.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("storages: error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(execute(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("storages: error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Storage(message)) => {
+            eprintln!("storages: error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn execute(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Ls {
+            storage,
+            prefix,
+            long,
+        } => ls(&*open(&storage)?, prefix.as_deref(), long).await,
+        Command::Put {
+            storage,
+            file,
+            name,
+            overwrite,
+            content_type,
+        } => put(&*open(&storage)?, &file, name, overwrite, content_type).await,
+        Command::Get {
+            storage,
+            name,
+            file,
+        } => get(&*open(&storage)?, &name, file.as_deref()).await,
+        Command::Rm { storage, name } => Ok(open(&storage)?.remove(name.as_str()).await?),
+        Command::Url {
+            storage,
+            name,
+            expires,
+        } => {
+            let storage = open(&storage)?;
+            let name = storage.options().name(name.as_str()).map_err(Error::from)?;
+            let options = expires
+                .map(|s| UrlOptions::expiring(Duration::from_secs(s)))
+                .unwrap_or_default();
+            println!("{}", storage.url(&name, &options).await?);
+            Ok(())
+        }
+        Command::Check { storages } => check(storages).await,
+    }
+}
+
+/// The URL an argument stands for: itself when it has a `:`, else the alias's configured URL.
+fn url_of(arg: &str, aliases: &BTreeMap<String, String>) -> Result<String, Failure> {
+    if arg.contains(':') {
+        return Ok(arg.to_owned());
+    }
+    aliases.get(arg).cloned().ok_or_else(|| {
+        let known = aliases.keys().cloned().collect::<Vec<_>>().join(", ");
+        Failure::Usage(format!(
+            "no storage named `{arg}`: configured are {known}; or give a settings URL"
+        ))
+    })
+}
+
+/// Opens only the storage named on the command line (other aliases are neither parsed nor touched).
+fn open(arg: &str) -> Result<Arc<dyn Storage>, Failure> {
+    let url = url_of(arg, &configured_urls(std::env::vars())?)?;
+    Ok(Settings::parse(&url)?.build()?)
+}
+
+async fn ls(storage: &dyn Storage, prefix: Option<&str>, long: bool) -> Result<(), Failure> {
+    let prefix = match prefix
+        .map(|p| p.trim_end_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) => Some(storage.options().name(p).map_err(Error::from)?),
+        None => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut files = storage.list(prefix.as_ref());
+    while let Some(meta) = files.try_next().await? {
+        let line = if long {
+            let modified = meta.modified.map_or_else(
+                || "-".to_owned(),
+                |m| humantime::format_rfc3339_seconds(m).to_string(),
+            );
+            format!("{:>12}  {modified}  {}", meta.size, meta.name)
+        } else {
+            meta.name.to_string()
+        };
+        if writeln!(out, "{line}").is_err() {
+            return Ok(()); // the reader went away (`| head`)
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+async fn put(
+    storage: &dyn Storage,
+    file: &Path,
+    name: Option<String>,
+    overwrite: bool,
+    content_type: Option<String>,
+) -> Result<(), Failure> {
+    let stdin = file == Path::new("-");
+    let name = match name {
+        Some(n) => n,
+        None if stdin => {
+            return Err(Failure::Usage(
+                "NAME is required when reading standard input".into(),
+            ));
+        }
+        None => file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "{} has no usable file name: give NAME",
+                    file.display()
+                ))
+            })?,
+    };
+    if !stdin && !file.is_file() {
+        return Err(Failure::Usage(format!(
+            "{} is not a readable file",
+            file.display()
+        )));
+    }
+    let mut content = if stdin {
+        Content::from_reader(tokio::io::stdin())
+    } else {
+        Content::from_file(file)
+    };
+    if let Some(ct) = content_type {
+        content = content.with_content_type(ct);
+    }
+    let options = if overwrite {
+        SaveOptions::overwrite()
+    } else {
+        SaveOptions::default()
+    };
+    let stored = storage.save_with(name.as_str(), content, options).await?;
+    println!("{stored}");
+    Ok(())
+}
+
+async fn get(storage: &dyn Storage, name: &str, file: Option<&Path>) -> Result<(), Failure> {
+    let got = storage.open(name).await?;
+    let write_error =
+        |what: String, e: std::io::Error| Failure::Storage(format!("write {what}: {e}"));
+    match file.filter(|f| *f != Path::new("-")) {
+        None => {
+            let mut out = tokio::io::stdout();
+            let mut stream = got.stream;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| Error::io("read", name, e))?;
+                match out.write_all(&chunk).await {
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    other => other.map_err(|e| write_error("standard output".into(), e))?,
+                }
+            }
+            out.flush()
+                .await
+                .map_err(|e| write_error("standard output".into(), e))?;
+        }
+        Some(path) => {
+            // Written beside the target and renamed, so a failed download never leaves a partial FILE.
+            let partial = path.with_file_name(format!(
+                ".{}.part-{}",
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("download"),
+                std::process::id()
+            ));
+            let shown = path.display().to_string();
+            let result = async {
+                let mut out = tokio::fs::File::create(&partial)
+                    .await
+                    .map_err(|e| write_error(shown.clone(), e))?;
+                let mut stream = got.stream;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| Error::io("read", name, e))?;
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|e| write_error(shown.clone(), e))?;
+                }
+                out.flush()
+                    .await
+                    .map_err(|e| write_error(shown.clone(), e))?;
+                tokio::fs::rename(&partial, path)
+                    .await
+                    .map_err(|e| write_error(shown.clone(), e))
+            }
+            .await;
+            if result.is_err() {
+                let _ = tokio::fs::remove_file(&partial).await;
+            }
+            result?;
+        }
+    }
+    Ok(())
+}
+
+async fn check(args: Vec<String>) -> Result<(), Failure> {
+    let aliases = configured_urls(std::env::vars())?;
+    let labels: Vec<String> = if args.is_empty() {
+        aliases.keys().cloned().collect()
+    } else {
+        args
+    };
+    let mut failed = 0;
+    for arg in labels {
+        // A URL given on the command line is its own label; secrets in it are masked like everywhere else.
+        let label = if arg.contains(':') {
+            "-".to_owned()
+        } else {
+            arg.clone()
+        };
+        let url = match url_of(&arg, &aliases) {
+            Ok(url) => url,
+            Err(Failure::Usage(why) | Failure::Storage(why)) => {
+                failed += 1;
+                println!("FAIL  {label}  {why}");
+                continue;
+            }
+        };
+        let outcome = match Settings::parse(&url) {
+            Err(e) => Err(e.to_string()),
+            Ok(settings) => match settings.build() {
+                Err(e) => Err(e.to_string()),
+                Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
+            },
+        };
+        let shown = crate::settings::redact(&url);
+        match outcome {
+            Ok(what) => println!("ok    {label}  {shown}  {what}"),
+            Err(why) => {
+                failed += 1;
+                println!("FAIL  {label}  {shown}  {why}");
+            }
+        }
+    }
+    if failed > 0 {
+        Err(Failure::Storage(format!(
+            "{failed} storage(s) failed the check"
+        )))
+    } else {
+        Ok(())
+    }
+}

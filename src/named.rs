@@ -1,0 +1,198 @@
+//! The named set of storages an application uses: `media` (user uploads), `static` (published assets) and any
+//! other alias, configured from the environment or a TOML file, with defaults that run with no configuration.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use storages_core::{ConfigError, Error, Result, Storage};
+
+use crate::Settings;
+
+/// The alias of user uploads.
+pub const MEDIA: &str = "media";
+/// The alias of published assets.
+pub const STATIC: &str = "static";
+/// The variable naming a TOML settings file.
+pub const CONFIG_VAR: &str = "STORAGES_CONFIG";
+
+/// Where each alias lives when nothing else is configured: directories under the working directory, served at
+/// `/media/` and `/static/`.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    (MEDIA, "file:media?base_url=/media/"),
+    (STATIC, "file:static?base_url=/static/"),
+];
+
+/// Built storages by alias. Every alias is validated and opened when the set is built, so a typo fails at start,
+/// not at the first upload.
+///
+/// Sources, later ones winning: [`DEFAULTS`], the TOML file named by `STORAGES_CONFIG`, then variables
+/// `STORAGES_<ALIAS>_URL` (`STORAGES_MEDIA_URL`, `STORAGES_STATIC_URL`, `STORAGES_AVATARS_URL`, ...).
+///
+/// The TOML file holds one table:
+/// ```toml
+/// [storages]
+/// media = "file:///srv/media?base_url=/media/"
+/// static = "file:///srv/static?base_url=https://cdn.example.com/static/"
+/// ```
+#[derive(Clone)]
+pub struct Storages {
+    entries: BTreeMap<String, (Settings, Arc<dyn Storage>)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    storages: BTreeMap<String, String>,
+}
+
+impl Storages {
+    /// The set configured by this process's environment (and the file it names).
+    pub fn from_env() -> Result<Self> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// The set configured by `vars` as if they were the environment: `STORAGES_CONFIG` and `STORAGES_*_URL`.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        Self::from_urls(configured_urls(vars)?)
+    }
+
+    /// The set of exactly these aliases and URLs (no defaults).
+    pub fn from_urls<A: Into<String>, U: AsRef<str>>(
+        urls: impl IntoIterator<Item = (A, U)>,
+    ) -> Result<Self> {
+        let mut entries = BTreeMap::new();
+        for (alias, url) in urls {
+            let alias = alias.into();
+            check_alias(&alias)?;
+            let settings = Settings::parse(url.as_ref()).map_err(|e| in_alias(&alias, e))?;
+            let storage = settings.build().map_err(|e| match e {
+                Error::Config(c) => Error::Config(in_alias(&alias, c)),
+                other => other,
+            })?;
+            entries.insert(alias, (settings, storage));
+        }
+        Ok(Self { entries })
+    }
+
+    /// The storage named `alias`.
+    pub fn get(&self, alias: &str) -> Result<Arc<dyn Storage>, ConfigError> {
+        self.entries
+            .get(alias)
+            .map(|(_, s)| Arc::clone(s))
+            .ok_or_else(|| ConfigError::UnknownAlias {
+                alias: alias.to_owned(),
+                known: self.entries.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    /// The settings of `alias` (secrets masked in their `Display`).
+    pub fn settings(&self, alias: &str) -> Option<&Settings> {
+        self.entries.get(alias).map(|(s, _)| s)
+    }
+
+    /// User uploads.
+    pub fn media(&self) -> Result<Arc<dyn Storage>, ConfigError> {
+        self.get(MEDIA)
+    }
+
+    /// Published assets.
+    pub fn static_files(&self) -> Result<Arc<dyn Storage>, ConfigError> {
+        self.get(STATIC)
+    }
+
+    /// The configured aliases, sorted.
+    pub fn aliases(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// A storage from a command line's STORAGE: a settings URL (anything with a `:`) or an alias of this set.
+    pub fn resolve(&self, url_or_alias: &str) -> Result<Arc<dyn Storage>> {
+        if url_or_alias.contains(':') {
+            Settings::parse(url_or_alias)?.build()
+        } else {
+            Ok(self.get(url_or_alias)?)
+        }
+    }
+}
+
+/// The URL of every alias `vars` configure, defaults included, without parsing or opening any of them (so one
+/// can be used, or each checked, on its own).
+pub fn configured_urls(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut urls: BTreeMap<String, String> = DEFAULTS
+        .iter()
+        .map(|(alias, url)| ((*alias).to_owned(), (*url).to_owned()))
+        .collect();
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    if let Some((_, path)) = vars.iter().find(|(k, _)| k == CONFIG_VAR) {
+        urls.extend(read_file(Path::new(path))?);
+    }
+    for (key, value) in &vars {
+        let Some(alias) = key
+            .strip_prefix("STORAGES_")
+            .and_then(|k| k.strip_suffix("_URL"))
+        else {
+            continue;
+        };
+        let alias = alias.to_ascii_lowercase();
+        check_alias(&alias)?;
+        urls.insert(alias, value.clone());
+    }
+    Ok(urls)
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let shown = path.display().to_string();
+    let fail = |reason: String| ConfigError::File {
+        path: shown.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let file: SettingsFile = toml::from_str(&text).map_err(|e| fail(e.message().to_owned()))?;
+    for alias in file.storages.keys() {
+        check_alias(alias).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(file.storages)
+}
+
+fn check_alias(alias: &str) -> Result<(), ConfigError> {
+    let ok = !alias.is_empty()
+        && alias
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !alias.starts_with('_')
+        && !alias.ends_with('_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidValue {
+            option: "alias".into(),
+            value: alias.to_owned(),
+            expected: "lowercase letters, digits and inner `_`".into(),
+        })
+    }
+}
+
+fn in_alias(alias: &str, error: ConfigError) -> ConfigError {
+    ConfigError::InAlias {
+        alias: alias.to_owned(),
+        source: Box::new(error),
+    }
+}
+
+/// Aliases and their URLs, secrets masked.
+impl fmt::Debug for Storages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.entries
+                    .iter()
+                    .map(|(alias, (settings, _))| (alias, settings.to_string())),
+            )
+            .finish()
+    }
+}

@@ -1,0 +1,276 @@
+//! Settings URLs: one string picks a backend and configures it.
+//!
+//! ```text
+//! file:///srv/media?base_url=/media/&file_mode=644&dir_mode=755   absolute path
+//! file:media?base_url=/media/                                      relative to the working directory
+//! memory://?base_url=/media/                                       in this process's memory
+//! ```
+//! Parsing is a pure function ([`Settings::parse`]): nothing is touched until [`Settings::build`]. Unknown schemes,
+//! unknown options, repeated options and bad values are errors that name the offending text; secrets in a URL are
+//! masked in every message and in `Display`/`Debug`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use percent_encoding::percent_decode_str;
+use storages_core::{CommonOptions, ConfigError, MemoryStorage, Result, Storage, unknown_option};
+
+/// The schemes this crate knows, whether or not their backend is compiled in.
+pub const SCHEMES: &[&str] = &["file", "memory", "nfs", "s3", "minio"];
+
+/// A parsed, validated settings URL, ready to [`build`](Settings::build).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    shown: String,
+    backend: Backend,
+}
+
+/// The backend a settings URL chose, with its typed options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// `memory://`
+    Memory(CommonOptions),
+    /// `file:`
+    #[cfg(feature = "local")]
+    Local(storages_local::LocalConfig),
+}
+
+impl Settings {
+    /// Parses and validates a settings URL without touching any storage.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let shown = redact(url);
+        let invalid = |reason: &str| ConfigError::InvalidUrl {
+            url: shown.clone(),
+            reason: reason.to_owned(),
+        };
+        let (scheme, rest) = url
+            .split_once(':')
+            .ok_or_else(|| invalid("it has no scheme, such as file: or s3:"))?;
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err(invalid("the scheme is not a word such as file or s3"));
+        }
+        let scheme = scheme.to_ascii_lowercase();
+        if rest.contains('#') {
+            return Err(invalid(
+                "it has a `#` fragment (write %23 for a `#` in a path)",
+            ));
+        }
+        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let options = parse_query(query)?;
+        let backend = match scheme.as_str() {
+            "memory" => {
+                if !matches!(location, "" | "//" | "///") {
+                    return Err(invalid("memory: takes no host or path, only options"));
+                }
+                let mut common = CommonOptions::default();
+                for (option, value) in &options {
+                    if !common.set(option, value)? {
+                        return Err(unknown_option("memory", option, &[]));
+                    }
+                }
+                Backend::Memory(common)
+            }
+            "file" => file_backend(location, &options, &invalid)?,
+            "nfs" => {
+                return Err(ConfigError::BackendNotBuilt {
+                    backend: "nfs".into(),
+                });
+            }
+            "s3" | "minio" => {
+                return Err(ConfigError::BackendNotBuilt {
+                    backend: "s3".into(),
+                });
+            }
+            _ => {
+                return Err(ConfigError::UnknownScheme {
+                    scheme,
+                    known: SCHEMES.join(", "),
+                });
+            }
+        };
+        Ok(Self { shown, backend })
+    }
+
+    /// The backend and its options.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The options every backend shares.
+    pub fn common(&self) -> &CommonOptions {
+        match &self.backend {
+            Backend::Memory(common) => common,
+            #[cfg(feature = "local")]
+            Backend::Local(config) => &config.common,
+        }
+    }
+
+    /// Opens the storage these settings describe (creating a local root when missing).
+    pub fn build(&self) -> Result<Arc<dyn Storage>> {
+        Ok(match &self.backend {
+            Backend::Memory(common) => Arc::new(MemoryStorage::with_options(common.clone())),
+            #[cfg(feature = "local")]
+            Backend::Local(config) => Arc::new(storages_local::LocalStorage::new(config.clone())?),
+        })
+    }
+}
+
+#[cfg(feature = "local")]
+fn file_backend(
+    location: &str,
+    options: &[(String, String)],
+    invalid: &dyn Fn(&str) -> ConfigError,
+) -> Result<Backend, ConfigError> {
+    let path = match location.strip_prefix("//") {
+        Some(authority_and_path) => {
+            let (host, path) = match authority_and_path.find('/') {
+                Some(i) => authority_and_path.split_at(i),
+                None => (authority_and_path, ""),
+            };
+            if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                return Err(invalid(&format!(
+                    "file URLs take no host (`{host}`): write file:///absolute/path or file:relative/path"
+                )));
+            }
+            path
+        }
+        None => location,
+    };
+    if path.is_empty() {
+        return Err(invalid("it names no directory"));
+    }
+    let decoded = percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| invalid("the path is not UTF-8 once decoded"))?;
+    if decoded.contains('\0') {
+        return Err(invalid("the path contains a NUL byte"));
+    }
+    let mut config = storages_local::LocalConfig::new(PathBuf::from(decoded.as_ref()));
+    for (option, value) in options {
+        config.set(option, value)?;
+    }
+    Ok(Backend::Local(config))
+}
+
+#[cfg(not(feature = "local"))]
+fn file_backend(
+    _location: &str,
+    _options: &[(String, String)],
+    _invalid: &dyn Fn(&str) -> ConfigError,
+) -> Result<Backend, ConfigError> {
+    Err(ConfigError::BackendNotEnabled {
+        backend: "local".into(),
+        feature: "local".into(),
+    })
+}
+
+/// `a=1&b=2` as pairs, decoded; an empty or repeated option is an error.
+fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key.is_empty() {
+            return Err(ConfigError::InvalidValue {
+                option: String::new(),
+                value: mask_if_secret(&key, &value),
+                expected: "option=value pairs separated by &".into(),
+            });
+        }
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(ConfigError::DuplicateOption {
+                option: key.into_owned(),
+            });
+        }
+        pairs.push((key.into_owned(), value.into_owned()));
+    }
+    Ok(pairs)
+}
+
+/// Whether an option's value is a secret that must never be shown.
+pub fn is_secret_option(option: &str) -> bool {
+    let o = option.to_ascii_lowercase();
+    ["secret", "password", "token", "session", "credential"]
+        .iter()
+        .any(|s| o.contains(s))
+        || (o.contains("key") && !o.contains("key_id") && !o.contains("keyid"))
+}
+
+fn mask_if_secret(option: &str, value: &str) -> String {
+    if is_secret_option(option) {
+        "***".into()
+    } else {
+        value.into()
+    }
+}
+
+/// `url` with the password of its user info and the values of secret options replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            out.push_str(scheme);
+            out.push_str("://");
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    out.push_str(user);
+                    if userinfo.contains(':') {
+                        out.push_str(":***");
+                    }
+                    out.push('@');
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(head),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        let parts: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if is_secret_option(k) => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push_str(&parts.join("&"));
+    }
+    out
+}
+
+impl FromStr for Settings {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// The URL as given, secrets masked.
+impl fmt::Display for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &self.shown)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}

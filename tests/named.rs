@@ -1,0 +1,130 @@
+//! The named set: defaults, a TOML file, and `STORAGES_<ALIAS>_URL` variables, later sources winning.
+
+use std::io::Write;
+
+use storages::named::configured_urls;
+use storages::{ConfigError, Error, StorageExt, Storages};
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn defaults_are_media_and_static_under_the_working_directory() {
+    let urls = configured_urls(vars(&[("PATH", "/bin")])).expect("urls");
+    assert_eq!(
+        urls.get("media").map(String::as_str),
+        Some("file:media?base_url=/media/")
+    );
+    assert_eq!(
+        urls.get("static").map(String::as_str),
+        Some("file:static?base_url=/static/")
+    );
+    assert_eq!(urls.len(), 2);
+}
+
+#[tokio::test]
+async fn variables_override_defaults_and_add_aliases() {
+    let set = Storages::from_vars(vars(&[
+        ("STORAGES_MEDIA_URL", "memory://?base_url=/m/"),
+        ("STORAGES_STATIC_URL", "memory://?base_url=/s/"),
+        (
+            "STORAGES_USER_AVATARS_URL",
+            "memory://?base_url=https://cdn.example.com/a/",
+        ),
+        ("UNRELATED_URL", "file:///nope"),
+    ]))
+    .expect("storages");
+    assert_eq!(
+        set.aliases().collect::<Vec<_>>(),
+        ["media", "static", "user_avatars"]
+    );
+    let media = set.media().expect("media");
+    media.save("x.txt", "hi").await.expect("save");
+    assert_eq!(media.public_url("x.txt").await.expect("url"), "/m/x.txt");
+    assert_eq!(
+        set.get("user_avatars")
+            .expect("alias")
+            .public_url("a b.png")
+            .await
+            .expect("url"),
+        "https://cdn.example.com/a/a%20b.png"
+    );
+    assert_eq!(
+        set.static_files()
+            .expect("static")
+            .options()
+            .base_url
+            .as_deref(),
+        Some("/s/")
+    );
+}
+
+#[test]
+fn a_toml_file_configures_aliases_and_variables_win_over_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("storages.toml");
+    let mut file = std::fs::File::create(&path).expect("create");
+    writeln!(file, "[storages]\nmedia = \"memory://?base_url=/from-file/\"\nreports = \"memory://\"\nstatic = \"memory://\"").expect("write");
+    let config = path.display().to_string();
+    let urls = configured_urls(vars(&[("STORAGES_CONFIG", &config)])).expect("urls");
+    assert_eq!(urls["media"], "memory://?base_url=/from-file/");
+    assert_eq!(urls["reports"], "memory://");
+    let urls = configured_urls(vars(&[
+        ("STORAGES_CONFIG", &config),
+        ("STORAGES_MEDIA_URL", "memory://?base_url=/env/"),
+    ]))
+    .expect("urls");
+    assert_eq!(urls["media"], "memory://?base_url=/env/");
+}
+
+#[test]
+fn a_bad_file_or_alias_is_an_error_that_says_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[storages]\nmedia = 5\n").expect("write");
+    let err = configured_urls(vars(&[("STORAGES_CONFIG", &path.display().to_string())]))
+        .expect_err("bad type");
+    assert!(
+        matches!(&err, ConfigError::File { path: p, .. } if p.ends_with("bad.toml")),
+        "{err}"
+    );
+    std::fs::write(&path, "[storage]\nmedia = \"memory://\"\n").expect("write");
+    let err = configured_urls(vars(&[("STORAGES_CONFIG", &path.display().to_string())]))
+        .expect_err("unknown table");
+    assert!(err.to_string().contains("storage"), "{err}");
+    let err = configured_urls(vars(&[("STORAGES_CONFIG", "/no/such/file.toml")]))
+        .expect_err("missing file");
+    assert!(err.to_string().contains("/no/such/file.toml"), "{err}");
+    let err = Storages::from_vars(vars(&[("STORAGES_MEDIA_URL", "memory://?color=blue")]))
+        .expect_err("bad option");
+    assert!(
+        matches!(&err, Error::Config(ConfigError::InAlias { alias, .. }) if alias == "media"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("storage `media`: unknown option `color`"),
+        "{err}"
+    );
+    let err = Storages::from_vars(vars(&[("STORAGES_MEDIA_URL", "memory://")]))
+        .expect("ok")
+        .get("nope")
+        .expect_err("unknown");
+    assert_eq!(
+        err.to_string(),
+        "no storage named `nope`: configured are media, static"
+    );
+}
+
+#[test]
+fn debug_of_the_set_shows_aliases_and_masked_urls() {
+    let set = Storages::from_urls([("media", "memory://?base_url=/m/")]).expect("set");
+    assert_eq!(
+        format!("{set:?}"),
+        "{\"media\": \"memory://?base_url=/m/\"}"
+    );
+}

@@ -1,0 +1,268 @@
+//! Settings URLs, valid and invalid, as a table: what each parses to or the error it must name.
+
+use std::path::PathBuf;
+
+use storages::settings::{Backend, Settings, redact};
+use storages::{ConfigError, LocalConfig};
+
+/// What a URL must give: a local config with these fields, memory options, or an error message containing text.
+enum Expect {
+    Local {
+        root: &'static str,
+        base_url: Option<&'static str>,
+        check: fn(&LocalConfig) -> bool,
+    },
+    Memory {
+        base_url: Option<&'static str>,
+        overwrite: bool,
+    },
+    Error(&'static str),
+}
+
+use Expect::*;
+
+fn any(_: &LocalConfig) -> bool {
+    true
+}
+
+#[test]
+fn settings_urls_parse_or_fail_naming_the_offender() {
+    let table: Vec<(&str, Expect)> = vec![
+        (
+            "file:///srv/media",
+            Local {
+                root: "/srv/media",
+                base_url: None,
+                check: any,
+            },
+        ),
+        (
+            "file:///srv/media?base_url=/media/",
+            Local {
+                root: "/srv/media",
+                base_url: Some("/media/"),
+                check: any,
+            },
+        ),
+        (
+            "file://localhost/srv/m",
+            Local {
+                root: "/srv/m",
+                base_url: None,
+                check: any,
+            },
+        ),
+        (
+            "file:/srv/m",
+            Local {
+                root: "/srv/m",
+                base_url: None,
+                check: any,
+            },
+        ),
+        (
+            "file:media?base_url=/media/",
+            Local {
+                root: "media",
+                base_url: Some("/media/"),
+                check: any,
+            },
+        ),
+        (
+            "file:a/b%20c",
+            Local {
+                root: "a/b c",
+                base_url: None,
+                check: any,
+            },
+        ),
+        (
+            "FILE:///x",
+            Local {
+                root: "/x",
+                base_url: None,
+                check: any,
+            },
+        ),
+        (
+            "file:///m?file_mode=644&dir_mode=0o755&fsync=true",
+            Local {
+                root: "/m",
+                base_url: None,
+                check: |c| c.file_mode == Some(0o644) && c.dir_mode == Some(0o755) && c.fsync,
+            },
+        ),
+        (
+            "file:///m?fsync=0&overwrite=yes",
+            Local {
+                root: "/m",
+                base_url: None,
+                check: |c| !c.fsync && c.common.overwrite,
+            },
+        ),
+        (
+            "file:///m?cache_control=public%2C%20max-age%3D60",
+            Local {
+                root: "/m",
+                base_url: None,
+                check: |c| c.common.cache_control.as_deref() == Some("public, max-age=60"),
+            },
+        ),
+        (
+            "file:///m?max_name_length=255",
+            Local {
+                root: "/m",
+                base_url: None,
+                check: |c| c.common.max_name_len == 255,
+            },
+        ),
+        (
+            "file:///m?base_url=https://cdn.example.com/m/",
+            Local {
+                root: "/m",
+                base_url: Some("https://cdn.example.com/m/"),
+                check: any,
+            },
+        ),
+        (
+            "memory://",
+            Memory {
+                base_url: None,
+                overwrite: false,
+            },
+        ),
+        (
+            "memory:",
+            Memory {
+                base_url: None,
+                overwrite: false,
+            },
+        ),
+        (
+            "memory://?base_url=/m/&overwrite=true",
+            Memory {
+                base_url: Some("/m/"),
+                overwrite: true,
+            },
+        ),
+        (
+            "file:///m?bogus=1",
+            Error("unknown option `bogus` for the local backend: valid options are base_url"),
+        ),
+        (
+            "memory://?file_mode=644",
+            Error("unknown option `file_mode` for the memory backend"),
+        ),
+        (
+            "file:///m?fsync=maybe",
+            Error("invalid value `maybe` for option `fsync`: expected true or false"),
+        ),
+        (
+            "file:///m?file_mode=999",
+            Error("invalid value `999` for option `file_mode`"),
+        ),
+        (
+            "file:///m?dir_mode=",
+            Error("invalid value `` for option `dir_mode`"),
+        ),
+        (
+            "file:///m?base_url=",
+            Error("invalid value `` for option `base_url`"),
+        ),
+        (
+            "file:///m?max_name_length=0",
+            Error("option `max_name_length`"),
+        ),
+        (
+            "file:///m?fsync=1&fsync=0",
+            Error("option `fsync` is given more than once"),
+        ),
+        (
+            "file://server/share",
+            Error("file URLs take no host (`server`)"),
+        ),
+        ("file:", Error("it names no directory")),
+        ("file:///a#frag", Error("`#` fragment")),
+        ("memory://name", Error("memory: takes no host or path")),
+        (
+            "ftp://host/x",
+            Error("unknown storage scheme `ftp`: expected one of file, memory, nfs, s3, minio"),
+        ),
+        ("/srv/media", Error("it has no scheme")),
+        ("media", Error("it has no scheme")),
+        ("s3://bucket/prefix", Error("backend `s3`")),
+        ("minio://ak:sk@host:9000/bucket", Error("backend `s3`")),
+        ("nfs:///mnt/share", Error("backend `nfs`")),
+        ("file:///m%00x", Error("NUL")),
+    ];
+    assert!(table.len() >= 25);
+    for (url, expect) in table {
+        let parsed = Settings::parse(url);
+        match (expect, parsed) {
+            (
+                Local {
+                    root,
+                    base_url,
+                    check,
+                },
+                Ok(settings),
+            ) => match settings.backend() {
+                Backend::Local(config) => {
+                    assert_eq!(config.root, PathBuf::from(root), "root of {url}");
+                    assert_eq!(
+                        config.common.base_url.as_deref(),
+                        base_url,
+                        "base_url of {url}"
+                    );
+                    assert!(check(config), "options of {url}: {config:?}");
+                }
+                other => panic!("{url} gave {other:?}"),
+            },
+            (
+                Memory {
+                    base_url,
+                    overwrite,
+                },
+                Ok(settings),
+            ) => match settings.backend() {
+                Backend::Memory(common) => {
+                    assert_eq!(common.base_url.as_deref(), base_url, "base_url of {url}");
+                    assert_eq!(common.overwrite, overwrite, "overwrite of {url}");
+                }
+                other => panic!("{url} gave {other:?}"),
+            },
+            (Error(text), Err(e)) => assert!(
+                e.to_string().contains(text),
+                "{url}: {e:?} does not say {text:?}"
+            ),
+            (_, result) => panic!("{url} gave an unexpected {result:?}"),
+        }
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_errors_or_display() {
+    let url = "minio://AKID:wJalrXUtnFEMI@host:9000/bucket?aws_secret_access_key=TOPSECRET&session_token=TOK";
+    let err = Settings::parse(url).expect_err("s3 is not built");
+    let shown = format!("{err} {err:?}");
+    for secret in ["wJalrXUtnFEMI", "TOPSECRET", "TOK"] {
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!redact(url).contains(secret), "{}", redact(url));
+    }
+    assert_eq!(
+        redact(url),
+        "minio://AKID:***@host:9000/bucket?aws_secret_access_key=***&session_token=***"
+    );
+    let bad = "ftp://u:hunter2@h/x#frag";
+    let err = Settings::parse(bad).expect_err("fragment");
+    assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+}
+
+#[test]
+fn display_shows_the_url_and_errors_are_typed() {
+    let settings: Settings = "file:///srv/m?base_url=/m/".parse().expect("parse");
+    assert_eq!(settings.to_string(), "file:///srv/m?base_url=/m/");
+    assert!(
+        matches!(Settings::parse("file:///m?x=1"), Err(ConfigError::UnknownOption { option, .. }) if option == "x")
+    );
+}
