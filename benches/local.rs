@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
+use futures_util::stream::{self, Stream, TryStreamExt};
 use storages_core::{Content, StorageExt};
 use storages_local::{LocalConfig, LocalStorage};
 use tokio::io::AsyncWriteExt;

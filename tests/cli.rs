@@ -1,0 +1,196 @@
+//! The `storages` command on `file:` and `memory:` URLs and aliases: output and exit codes.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new(support::storages_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STORAGES_CONFIG")
+        .env_remove("STORAGES_MEDIA_URL")
+        .env_remove("STORAGES_STATIC_URL")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run storages")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+}
+
+#[test]
+fn put_ls_get_url_rm_round_trip_on_a_file_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("cat.jpg"), b"jpeg bytes").expect("write");
+    let url = format!("file://{}/store?base_url=/m/", d.display());
+
+    let put = run(d, &["put", &url, "cat.jpg", "pets/cat one.jpg"], &[]);
+    assert_exit(&put, 0);
+    assert_eq!(stdout(&put), "pets/cat one.jpg\n");
+    let again = run(d, &["put", &url, "cat.jpg", "pets/cat one.jpg"], &[]);
+    assert_exit(&again, 0);
+    let alt = stdout(&again);
+    assert!(alt.starts_with("pets/cat one_") && alt.ends_with(".jpg\n"), "{alt}");
+
+    let ls = run(d, &["ls", &url, "pets"], &[]);
+    assert_exit(&ls, 0);
+    let listed = stdout(&ls);
+    let mut names: Vec<&str> = listed.lines().collect();
+    names.sort();
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[0], "pets/cat one.jpg");
+    let long = run(d, &["ls", "-l", &url], &[]);
+    assert_exit(&long, 0);
+    assert!(stdout(&long).lines().all(|l| l.trim_start().starts_with("10  20")), "{}", stdout(&long));
+
+    let get = run(d, &["get", &url, "pets/cat one.jpg"], &[]);
+    assert_exit(&get, 0);
+    assert_eq!(get.stdout, b"jpeg bytes");
+    let to_file = run(d, &["get", &url, "pets/cat one.jpg", "out.jpg"], &[]);
+    assert_exit(&to_file, 0);
+    assert_eq!(std::fs::read(d.join("out.jpg")).expect("read out"), b"jpeg bytes");
+
+    let link = run(d, &["url", &url, "pets/cat one.jpg"], &[]);
+    assert_exit(&link, 0);
+    assert_eq!(stdout(&link), "/m/pets/cat%20one.jpg\n");
+
+    assert_exit(&run(d, &["rm", &url, "pets/cat one.jpg"], &[]), 0);
+    assert_exit(&run(d, &["rm", &url, "pets/cat one.jpg"], &[]), 0);
+    let gone = run(d, &["get", &url, "pets/cat one.jpg"], &[]);
+    assert_exit(&gone, 1);
+    assert_eq!(stderr(&gone), "storages: error: `pets/cat one.jpg` not found\n");
+}
+
+#[test]
+fn aliases_come_from_the_environment_with_local_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), b"A").expect("write");
+    let put = run(d, &["put", "media", "a.txt"], &[]);
+    assert_exit(&put, 0);
+    assert!(d.join("media/a.txt").is_file(), "the default media root is ./media");
+    assert!(!d.join("static").exists(), "only the storage named is opened");
+    assert_eq!(stdout(&run(d, &["url", "media", "a.txt"], &[])), "/media/a.txt\n");
+
+    let custom = format!("file://{}/elsewhere?base_url=https://cdn.example.com/x/", d.display());
+    let put = run(d, &["put", "avatars", "a.txt", "me.txt"], &[("STORAGES_AVATARS_URL", &custom)]);
+    assert_exit(&put, 0);
+    assert!(d.join("elsewhere/me.txt").is_file());
+    let link = run(d, &["url", "avatars", "me.txt"], &[("STORAGES_AVATARS_URL", &custom)]);
+    assert_eq!(stdout(&link), "https://cdn.example.com/x/me.txt\n");
+}
+
+#[test]
+fn memory_urls_work_within_one_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("n.txt"), b"x").expect("write");
+    let put = run(d, &["put", "memory://", "n.txt"], &[]);
+    assert_exit(&put, 0);
+    assert_eq!(stdout(&put), "n.txt\n");
+    assert_exit(&run(d, &["ls", "memory://"], &[]), 0);
+    assert_exit(&run(d, &["get", "memory://", "n.txt"], &[]), 1);
+    let piped = Command::new(support::storages_bin())
+        .args(["put", "memory://", "-"])
+        .current_dir(d)
+        .output()
+        .expect("run");
+    assert_exit(&piped, 2);
+    assert!(stderr(&piped).contains("NAME is required"), "{}", stderr(&piped));
+}
+
+#[test]
+fn bad_usage_exits_2_and_storage_errors_exit_1_with_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["frobnicate"], 2, "unrecognized subcommand"),
+        (&["ls"], 2, "required"),
+        (&["ls", "file:x?colour=red"], 2, "unknown option `colour`"),
+        (&["ls", "ftp://x/y"], 2, "unknown storage scheme `ftp`"),
+        (&["ls", "s3://bucket"], 2, "backend `s3`"),
+        (&["ls", "nosuchalias"], 2, "no storage named `nosuchalias`"),
+        (&["get", "memory://", "../etc/passwd"], 2, "invalid name \"../etc/passwd\": it has a `..` segment"),
+        (&["put", "memory://", "missing-file.txt"], 2, "missing-file.txt is not a readable file"),
+        (&["get", "memory://", "nothing.txt"], 1, "`nothing.txt` not found"),
+        (&["url", "memory://", "a.txt"], 1, "does not support URLs without a base_url"),
+        (&["url", "memory://?base_url=/m/", "a.txt", "--expires", "60"], 1, "does not support signed URLs"),
+    ];
+    for (args, code, text) in cases {
+        let out = run(d, args, &[]);
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(text), "{args:?}: {err:?} does not say {text:?}");
+        if *code == 1 {
+            assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err:?}");
+        }
+    }
+}
+
+#[test]
+fn check_reports_each_storage_and_fails_if_any_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let ok = run(d, &["check"], &[]);
+    assert_exit(&ok, 0);
+    let out = stdout(&ok);
+    assert!(out.contains("ok    media  file:media?base_url=/media/  directory"), "{out}");
+    assert!(out.contains("ok    static"), "{out}");
+
+    std::fs::write(d.join("blocker"), b"a file where a directory should be").expect("write");
+    let bad = run(
+        d,
+        &["check", "media", "file:blocker/sub", "minio://AK:sEcReT@h:9000/b", "nope"],
+        &[],
+    );
+    assert_exit(&bad, 1);
+    let out = stdout(&bad);
+    assert!(out.contains("ok    media"), "{out}");
+    assert!(out.contains("FAIL  -  file:blocker/sub"), "{out}");
+    assert!(out.contains("FAIL  -  minio://AK:***@h:9000/b"), "{out}");
+    assert!(out.contains("FAIL  nope"), "{out}");
+    assert!(!out.contains("sEcReT") && !stderr(&bad).contains("sEcReT"), "a secret was printed");
+}
+
+/// Create-only holds across processes: 8 processes storing one name at once all get distinct names.
+#[test]
+fn concurrent_puts_from_many_processes_get_distinct_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let url = format!("file://{}/shared", d.display());
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let file = d.join(format!("in{i}.txt"));
+            std::fs::write(&file, format!("content of process {i}")).expect("write");
+            Command::new(support::storages_bin())
+                .args(["put", &url, file.to_str().expect("utf-8"), "same.txt"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("wait");
+        assert_exit(&out, 0);
+        let name = stdout(&out).trim().to_owned();
+        let stored = std::fs::read_to_string(d.join("shared").join(&name)).expect("read stored");
+        assert_eq!(stored, format!("content of process {i}"), "{name} holds another process's bytes");
+        assert!(names.insert(name));
+    }
+    assert_eq!(names.len(), 8);
+    assert_eq!(std::fs::read_dir(d.join("shared")).expect("dir").count(), 8, "temporary files left");
+}

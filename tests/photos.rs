@@ -1,0 +1,169 @@
+//! The photo app as a user meets it: a real process on a real port, uploads streamed into media, the gallery,
+//! and files served from media and static.
+
+mod support;
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use support::{Server, example};
+
+/// A tiny but real PNG (1x1, red).
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53, 0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49,
+    0x44, 0x41, 0x54, 0x08, 0xD7, 0x63, 0xF8, 0xCF, 0xC0, 0x00, 0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xDD, 0x8D, 0xB0,
+    0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+fn form(file_name: &str, bytes: &'static [u8]) -> Form {
+    Form::new().part("file", Part::bytes(bytes).file_name(file_name.to_owned()))
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    Server::start(&example("photos"), dir, &[])
+}
+
+#[tokio::test]
+async fn an_upload_lands_in_media_and_shows_in_the_gallery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(dir.path());
+    let http = client();
+
+    let res = http.post(app.url("/upload")).multipart(form("C:\\Users\\me\\My Cat (1).png", PNG)).send().await.expect("upload");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/");
+    let stored = dir.path().join("media/photos/My_Cat_1.png");
+    assert_eq!(std::fs::read(&stored).expect("stored under the cleaned name"), PNG);
+
+    let page = http.get(app.url("/")).send().await.expect("gallery").text().await.expect("html");
+    assert!(page.contains("<img src=\"/media/photos/My_Cat_1.png\""), "{page}");
+    assert!(page.contains("href=\"/static/photos/app.css\""), "{page}");
+
+    let img = http.get(app.url("/media/photos/My_Cat_1.png")).send().await.expect("image");
+    assert_eq!(img.status(), StatusCode::OK);
+    assert_eq!(img.headers()["content-type"], "image/png");
+    assert_eq!(img.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(img.bytes().await.expect("bytes"), PNG);
+}
+
+#[tokio::test]
+async fn json_clients_get_201_with_name_and_url_and_clashes_get_new_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(dir.path());
+    let http = client();
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let res = http
+            .post(app.url("/upload"))
+            .header("accept", "application/json")
+            .multipart(form("dog.png", PNG))
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: serde_json::Value = res.json().await.expect("json");
+        let name = body["name"].as_str().expect("name").to_owned();
+        assert_eq!(body["url"].as_str().expect("url"), format!("/media/{name}"));
+        names.push(name);
+    }
+    assert_eq!(names[0], "photos/dog.png");
+    assert!(names[1].starts_with("photos/dog_") && names[1].ends_with(".png"), "{}", names[1]);
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_store_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(dir.path());
+    let http = client();
+    let not_image = http.post(app.url("/upload")).multipart(form("page.html", b"<script>")).send().await.expect("send");
+    assert_eq!(not_image.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let nameless = http.post(app.url("/upload")).multipart(form("..", PNG)).send().await.expect("send");
+    assert_eq!(nameless.status(), StatusCode::BAD_REQUEST);
+    let no_file = Form::new().text("other", "x");
+    let res = http.post(app.url("/upload")).multipart(no_file).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let photos = dir.path().join("media/photos");
+    let stored = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(stored, 0, "a refused upload left a file");
+}
+
+#[tokio::test]
+async fn hostile_or_missing_names_are_404_without_echo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("secret.txt"), "outside media").expect("write");
+    let app = start(dir.path());
+    let http = client();
+    for path in [
+        "/media/..%2fsecret.txt",
+        "/media/%2e%2e/secret.txt",
+        "/media/photos/..%2f..%2fsecret.txt",
+        "/media/a%5c..%5csecret.txt",
+        "/media/a%00b",
+        "/media/missing.png",
+        "/static/..%2f..%2fsecret.txt",
+    ] {
+        let res = http.get(app.url(path)).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let body = res.text().await.expect("body");
+        assert!(!body.contains("secret") && !body.contains("outside media"), "{path} echoed: {body}");
+    }
+}
+
+#[tokio::test]
+async fn static_css_is_published_at_start_and_served() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(dir.path());
+    let res = client().get(app.url("/static/photos/app.css")).send().await.expect("css");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/css");
+    let css = res.text().await.expect("text");
+    assert_eq!(css, std::fs::read_to_string(dir.path().join("static/photos/app.css")).expect("published"));
+    assert!(css.contains(".gallery"));
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_upload_leaves_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(dir.path());
+    let boundary = "XBOUNDARYX";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n"
+    );
+    let declared = head.len() + 10_000_000;
+    let request = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {declared}\r\n\r\n{head}"
+    );
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(request.as_bytes()).await.expect("head");
+    conn.write_all(&vec![0x42; 3_000_000]).await.expect("part of the body");
+    conn.flush().await.expect("flush");
+    let photos = dir.path().join("media/photos");
+    let mut writing = 0;
+    for _ in 0..100 {
+        writing = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
+        if writing > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(writing, 1, "the upload should be streaming into one temporary file");
+    drop(conn);
+    // The app notices the broken body, fails the save and removes its temporary file.
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = std::fs::read_dir(&photos).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let page = client().get(app.url("/")).send().await.expect("gallery").text().await.expect("html");
+    assert!(page.contains("No photos yet"), "{page}");
+}
