@@ -16,7 +16,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use futures_util::TryStreamExt;
-use storages::{Content, Error, Metadata, Name, SaveOptions, Storage, StorageExt, Storages, valid_file_name};
+use storages::{
+    Content, Error, Metadata, Name, SaveOptions, Storage, StorageExt, Storages, valid_file_name,
+};
 
 /// The largest upload accepted, in bytes.
 const UPLOAD_LIMIT: usize = 1 << 30;
@@ -36,8 +38,13 @@ struct App {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = port()?;
     let storages = Storages::from_env()?;
-    let app = App { media: storages.media()?, statics: storages.static_files()? };
-    app.statics.save_with(CSS_NAME, CSS, SaveOptions::overwrite()).await?;
+    let app = App {
+        media: storages.media()?,
+        statics: storages.static_files()?,
+    };
+    app.statics
+        .save_with(CSS_NAME, CSS, SaveOptions::overwrite())
+        .await?;
 
     let router = Router::new()
         .route("/", get(gallery))
@@ -49,7 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("photos: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router).with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) }).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
+        .await?;
     Ok(())
 }
 
@@ -75,10 +84,18 @@ async fn gallery(State(app): State<App>) -> Result<Html<String>, Response> {
         .into_iter()
         .filter(|m| m.content_type.as_deref().is_some_and(is_image))
         .collect();
-    photos.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.name.cmp(&b.name)));
+    photos.sort_by(|a, b| {
+        b.modified
+            .cmp(&a.modified)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     let mut figures = String::new();
     for photo in &photos {
-        let url = app.media.url(&photo.name, &Default::default()).await.map_err(internal)?;
+        let url = app
+            .media
+            .url(&photo.name, &Default::default())
+            .await
+            .map_err(internal)?;
         figures.push_str(&format!(
             "<figure><img src=\"{}\" alt=\"{}\" loading=\"lazy\"><figcaption>{}</figcaption></figure>\n",
             escape(&url),
@@ -101,39 +118,63 @@ async fn gallery(State(app): State<App>) -> Result<Html<String>, Response> {
 }
 
 /// Streams the `file` field of a multipart form into media, part by part, under its cleaned file name.
-async fn upload(State(app): State<App>, headers: HeaderMap, mut form: Multipart) -> Result<Response, Response> {
+async fn upload(
+    State(app): State<App>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response, Response> {
     let bad = |status: StatusCode, message: String| (status, message).into_response();
-    while let Some(field) = form.next_field().await.map_err(|e| bad(e.status(), e.body_text()))? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(e.status(), e.body_text()))?
+    {
         if field.name() != Some("file") {
             continue;
         }
         let uploaded = field.file_name().unwrap_or_default().to_owned();
-        let file_name = valid_file_name(&uploaded).map_err(|e| bad(StatusCode::BAD_REQUEST, e.to_string()))?;
-        let name = Name::new(format!("{PHOTOS}/{file_name}")).map_err(|e| bad(StatusCode::BAD_REQUEST, e.to_string()))?;
+        let file_name =
+            valid_file_name(&uploaded).map_err(|e| bad(StatusCode::BAD_REQUEST, e.to_string()))?;
+        let name = Name::new(format!("{PHOTOS}/{file_name}"))
+            .map_err(|e| bad(StatusCode::BAD_REQUEST, e.to_string()))?;
         let content_type = storages::guess_content_type(&name);
         if !is_image(&content_type) {
-            let message = format!("{file_name} is not an image this gallery shows (JPEG, PNG, GIF, WebP, AVIF)");
+            let message = format!(
+                "{file_name} is not an image this gallery shows (JPEG, PNG, GIF, WebP, AVIF)"
+            );
             return Err(bad(StatusCode::UNSUPPORTED_MEDIA_TYPE, message));
         }
         let body = field.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.body_text()));
-        let stored = app.media.save(name, Content::from_stream(body)).await.map_err(|e| match e {
-            Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidData => {
-                bad(StatusCode::BAD_REQUEST, format!("the upload broke off: {source}"))
-            }
-            other => internal(other),
-        })?;
+        let stored = app
+            .media
+            .save(name, Content::from_stream(body))
+            .await
+            .map_err(|e| match e {
+                Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidData => bad(
+                    StatusCode::BAD_REQUEST,
+                    format!("the upload broke off: {source}"),
+                ),
+                other => internal(other),
+            })?;
         let wants_json = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("application/json"));
         if wants_json {
-            let url = app.media.url(&stored, &Default::default()).await.map_err(internal)?;
+            let url = app
+                .media
+                .url(&stored, &Default::default())
+                .await
+                .map_err(internal)?;
             let body = serde_json::json!({ "name": stored.as_str(), "url": url });
             return Ok((StatusCode::CREATED, axum::Json(body)).into_response());
         }
         return Ok(Redirect::to("/").into_response());
     }
-    Err(bad(StatusCode::BAD_REQUEST, "the form has no `file` field".into()))
+    Err(bad(
+        StatusCode::BAD_REQUEST,
+        "the form has no `file` field".into(),
+    ))
 }
 
 async fn serve_media(State(app): State<App>, Path(name): Path<String>) -> Response {
@@ -148,21 +189,38 @@ async fn serve_static(State(app): State<App>, Path(name): Path<String>) -> Respo
 /// content (HTML, SVG, XML, scripts) is sent as an attachment so an upload can never run in this site's origin.
 async fn serve(storage: &dyn Storage, name: &str) -> Response {
     let not_found = || (StatusCode::NOT_FOUND, "not found").into_response();
-    let Ok(got) = storage.open(name).await.inspect_err(|e| log_unless_not_found(e)) else {
+    let Ok(got) = storage.open(name).await.inspect_err(log_unless_not_found) else {
         return not_found();
     };
-    let content_type = got.meta.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    let content_type = got
+        .meta
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
     let mut response = Response::new(Body::from_stream(got.stream));
     let headers = response.headers_mut();
-    let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let value = |s: &str| {
+        HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+    };
     headers.insert(header::CONTENT_TYPE, value(&content_type));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(got.meta.size));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Some(etag) = got.meta.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(etag) = got
+        .meta
+        .etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
         headers.insert(header::ETAG, etag);
     }
     if is_active(&content_type) {
-        headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        );
     }
     response
 }
@@ -175,11 +233,18 @@ fn log_unless_not_found(e: &Error) {
 
 fn internal(e: Error) -> Response {
     eprintln!("photos: {e}");
-    (StatusCode::INTERNAL_SERVER_ERROR, "the storage failed; see the server log").into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the storage failed; see the server log",
+    )
+        .into_response()
 }
 
 fn is_image(content_type: &str) -> bool {
-    matches!(content_type, "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/avif")
+    matches!(
+        content_type,
+        "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/avif"
+    )
 }
 
 fn is_active(content_type: &str) -> bool {
@@ -190,5 +255,9 @@ fn is_active(content_type: &str) -> bool {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }

@@ -27,7 +27,13 @@ fn stderr(o: &Output) -> String {
 
 #[track_caller]
 fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(o.status.code(), Some(code), "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
 }
 
 #[test]
@@ -43,7 +49,10 @@ fn put_ls_get_url_rm_round_trip_on_a_file_url() {
     let again = run(d, &["put", &url, "cat.jpg", "pets/cat one.jpg"], &[]);
     assert_exit(&again, 0);
     let alt = stdout(&again);
-    assert!(alt.starts_with("pets/cat one_") && alt.ends_with(".jpg\n"), "{alt}");
+    assert!(
+        alt.starts_with("pets/cat one_") && alt.ends_with(".jpg\n"),
+        "{alt}"
+    );
 
     let ls = run(d, &["ls", &url, "pets"], &[]);
     assert_exit(&ls, 0);
@@ -54,14 +63,23 @@ fn put_ls_get_url_rm_round_trip_on_a_file_url() {
     assert_eq!(names[0], "pets/cat one.jpg");
     let long = run(d, &["ls", "-l", &url], &[]);
     assert_exit(&long, 0);
-    assert!(stdout(&long).lines().all(|l| l.trim_start().starts_with("10  20")), "{}", stdout(&long));
+    assert!(
+        stdout(&long)
+            .lines()
+            .all(|l| l.trim_start().starts_with("10  20")),
+        "{}",
+        stdout(&long)
+    );
 
     let get = run(d, &["get", &url, "pets/cat one.jpg"], &[]);
     assert_exit(&get, 0);
     assert_eq!(get.stdout, b"jpeg bytes");
     let to_file = run(d, &["get", &url, "pets/cat one.jpg", "out.jpg"], &[]);
     assert_exit(&to_file, 0);
-    assert_eq!(std::fs::read(d.join("out.jpg")).expect("read out"), b"jpeg bytes");
+    assert_eq!(
+        std::fs::read(d.join("out.jpg")).expect("read out"),
+        b"jpeg bytes"
+    );
 
     let link = run(d, &["url", &url, "pets/cat one.jpg"], &[]);
     assert_exit(&link, 0);
@@ -71,7 +89,10 @@ fn put_ls_get_url_rm_round_trip_on_a_file_url() {
     assert_exit(&run(d, &["rm", &url, "pets/cat one.jpg"], &[]), 0);
     let gone = run(d, &["get", &url, "pets/cat one.jpg"], &[]);
     assert_exit(&gone, 1);
-    assert_eq!(stderr(&gone), "storages: error: `pets/cat one.jpg` not found\n");
+    assert_eq!(
+        stderr(&gone),
+        "storages: error: `pets/cat one.jpg` not found\n"
+    );
 }
 
 #[test]
@@ -81,15 +102,35 @@ fn aliases_come_from_the_environment_with_local_defaults() {
     std::fs::write(d.join("a.txt"), b"A").expect("write");
     let put = run(d, &["put", "media", "a.txt"], &[]);
     assert_exit(&put, 0);
-    assert!(d.join("media/a.txt").is_file(), "the default media root is ./media");
-    assert!(!d.join("static").exists(), "only the storage named is opened");
-    assert_eq!(stdout(&run(d, &["url", "media", "a.txt"], &[])), "/media/a.txt\n");
+    assert!(
+        d.join("media/a.txt").is_file(),
+        "the default media root is ./media"
+    );
+    assert!(
+        !d.join("static").exists(),
+        "only the storage named is opened"
+    );
+    assert_eq!(
+        stdout(&run(d, &["url", "media", "a.txt"], &[])),
+        "/media/a.txt\n"
+    );
 
-    let custom = format!("file://{}/elsewhere?base_url=https://cdn.example.com/x/", d.display());
-    let put = run(d, &["put", "avatars", "a.txt", "me.txt"], &[("STORAGES_AVATARS_URL", &custom)]);
+    let custom = format!(
+        "file://{}/elsewhere?base_url=https://cdn.example.com/x/",
+        d.display()
+    );
+    let put = run(
+        d,
+        &["put", "avatars", "a.txt", "me.txt"],
+        &[("STORAGES_AVATARS_URL", &custom)],
+    );
     assert_exit(&put, 0);
     assert!(d.join("elsewhere/me.txt").is_file());
-    let link = run(d, &["url", "avatars", "me.txt"], &[("STORAGES_AVATARS_URL", &custom)]);
+    let link = run(
+        d,
+        &["url", "avatars", "me.txt"],
+        &[("STORAGES_AVATARS_URL", &custom)],
+    );
     assert_eq!(stdout(&link), "https://cdn.example.com/x/me.txt\n");
 }
 
@@ -109,7 +150,11 @@ fn memory_urls_work_within_one_command() {
         .output()
         .expect("run");
     assert_exit(&piped, 2);
-    assert!(stderr(&piped).contains("NAME is required"), "{}", stderr(&piped));
+    assert!(
+        stderr(&piped).contains("NAME is required"),
+        "{}",
+        stderr(&piped)
+    );
 }
 
 #[test]
@@ -123,17 +168,40 @@ fn bad_usage_exits_2_and_storage_errors_exit_1_with_one_line() {
         (&["ls", "ftp://x/y"], 2, "unknown storage scheme `ftp`"),
         (&["ls", "s3://bucket"], 2, "backend `s3`"),
         (&["ls", "nosuchalias"], 2, "no storage named `nosuchalias`"),
-        (&["get", "memory://", "../etc/passwd"], 2, "invalid name \"../etc/passwd\": it has a `..` segment"),
-        (&["put", "memory://", "missing-file.txt"], 2, "missing-file.txt is not a readable file"),
-        (&["get", "memory://", "nothing.txt"], 1, "`nothing.txt` not found"),
-        (&["url", "memory://", "a.txt"], 1, "does not support URLs without a base_url"),
-        (&["url", "memory://?base_url=/m/", "a.txt", "--expires", "60"], 1, "does not support signed URLs"),
+        (
+            &["get", "memory://", "../etc/passwd"],
+            2,
+            "invalid name \"../etc/passwd\": it has a `..` segment",
+        ),
+        (
+            &["put", "memory://", "missing-file.txt"],
+            2,
+            "missing-file.txt is not a readable file",
+        ),
+        (
+            &["get", "memory://", "nothing.txt"],
+            1,
+            "`nothing.txt` not found",
+        ),
+        (
+            &["url", "memory://", "a.txt"],
+            1,
+            "does not support URLs without a base_url",
+        ),
+        (
+            &["url", "memory://?base_url=/m/", "a.txt", "--expires", "60"],
+            1,
+            "does not support signed URLs",
+        ),
     ];
     for (args, code, text) in cases {
         let out = run(d, args, &[]);
         assert_eq!(out.status.code(), Some(*code), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains(text), "{args:?}: {err:?} does not say {text:?}");
+        assert!(
+            err.contains(text),
+            "{args:?}: {err:?} does not say {text:?}"
+        );
         if *code == 1 {
             assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err:?}");
         }
@@ -147,13 +215,22 @@ fn check_reports_each_storage_and_fails_if_any_fails() {
     let ok = run(d, &["check"], &[]);
     assert_exit(&ok, 0);
     let out = stdout(&ok);
-    assert!(out.contains("ok    media  file:media?base_url=/media/  directory"), "{out}");
+    assert!(
+        out.contains("ok    media  file:media?base_url=/media/  directory"),
+        "{out}"
+    );
     assert!(out.contains("ok    static"), "{out}");
 
     std::fs::write(d.join("blocker"), b"a file where a directory should be").expect("write");
     let bad = run(
         d,
-        &["check", "media", "file:blocker/sub", "minio://AK:sEcReT@h:9000/b", "nope"],
+        &[
+            "check",
+            "media",
+            "file:blocker/sub",
+            "minio://AK:sEcReT@h:9000/b",
+            "nope",
+        ],
         &[],
     );
     assert_exit(&bad, 1);
@@ -162,7 +239,10 @@ fn check_reports_each_storage_and_fails_if_any_fails() {
     assert!(out.contains("FAIL  -  file:blocker/sub"), "{out}");
     assert!(out.contains("FAIL  -  minio://AK:***@h:9000/b"), "{out}");
     assert!(out.contains("FAIL  nope"), "{out}");
-    assert!(!out.contains("sEcReT") && !stderr(&bad).contains("sEcReT"), "a secret was printed");
+    assert!(
+        !out.contains("sEcReT") && !stderr(&bad).contains("sEcReT"),
+        "a secret was printed"
+    );
 }
 
 /// Create-only holds across processes: 8 processes storing one name at once all get distinct names.
@@ -188,9 +268,17 @@ fn concurrent_puts_from_many_processes_get_distinct_names() {
         assert_exit(&out, 0);
         let name = stdout(&out).trim().to_owned();
         let stored = std::fs::read_to_string(d.join("shared").join(&name)).expect("read stored");
-        assert_eq!(stored, format!("content of process {i}"), "{name} holds another process's bytes");
+        assert_eq!(
+            stored,
+            format!("content of process {i}"),
+            "{name} holds another process's bytes"
+        );
         assert!(names.insert(name));
     }
     assert_eq!(names.len(), 8);
-    assert_eq!(std::fs::read_dir(d.join("shared")).expect("dir").count(), 8, "temporary files left");
+    assert_eq!(
+        std::fs::read_dir(d.join("shared")).expect("dir").count(),
+        8,
+        "temporary files left"
+    );
 }

@@ -9,14 +9,18 @@ use support::{Server, example};
 
 /// A tiny but real PNG (1x1, red).
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53, 0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49,
-    0x44, 0x41, 0x54, 0x08, 0xD7, 0x63, 0xF8, 0xCF, 0xC0, 0x00, 0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xDD, 0x8D, 0xB0,
-    0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,
+    0xDE, 0x00, 0x00, 0x00, 0x0C, 0x49, 0x44, 0x41, 0x54, 0x08, 0xD7, 0x63, 0xF8, 0xCF, 0xC0, 0x00,
+    0x00, 0x03, 0x01, 0x01, 0x00, 0x18, 0xDD, 0x8D, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E,
+    0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 fn form(file_name: &str, bytes: &'static [u8]) -> Form {
@@ -33,17 +37,39 @@ async fn an_upload_lands_in_media_and_shows_in_the_gallery() {
     let app = start(dir.path());
     let http = client();
 
-    let res = http.post(app.url("/upload")).multipart(form("C:\\Users\\me\\My Cat (1).png", PNG)).send().await.expect("upload");
+    let res = http
+        .post(app.url("/upload"))
+        .multipart(form("C:\\Users\\me\\My Cat (1).png", PNG))
+        .send()
+        .await
+        .expect("upload");
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/");
     let stored = dir.path().join("media/photos/My_Cat_1.png");
-    assert_eq!(std::fs::read(&stored).expect("stored under the cleaned name"), PNG);
+    assert_eq!(
+        std::fs::read(&stored).expect("stored under the cleaned name"),
+        PNG
+    );
 
-    let page = http.get(app.url("/")).send().await.expect("gallery").text().await.expect("html");
-    assert!(page.contains("<img src=\"/media/photos/My_Cat_1.png\""), "{page}");
+    let page = http
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("gallery")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("<img src=\"/media/photos/My_Cat_1.png\""),
+        "{page}"
+    );
     assert!(page.contains("href=\"/static/photos/app.css\""), "{page}");
 
-    let img = http.get(app.url("/media/photos/My_Cat_1.png")).send().await.expect("image");
+    let img = http
+        .get(app.url("/media/photos/My_Cat_1.png"))
+        .send()
+        .await
+        .expect("image");
     assert_eq!(img.status(), StatusCode::OK);
     assert_eq!(img.headers()["content-type"], "image/png");
     assert_eq!(img.headers()["x-content-type-options"], "nosniff");
@@ -71,7 +97,11 @@ async fn json_clients_get_201_with_name_and_url_and_clashes_get_new_names() {
         names.push(name);
     }
     assert_eq!(names[0], "photos/dog.png");
-    assert!(names[1].starts_with("photos/dog_") && names[1].ends_with(".png"), "{}", names[1]);
+    assert!(
+        names[1].starts_with("photos/dog_") && names[1].ends_with(".png"),
+        "{}",
+        names[1]
+    );
 }
 
 #[tokio::test]
@@ -79,12 +109,27 @@ async fn bad_uploads_are_refused_and_store_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = start(dir.path());
     let http = client();
-    let not_image = http.post(app.url("/upload")).multipart(form("page.html", b"<script>")).send().await.expect("send");
+    let not_image = http
+        .post(app.url("/upload"))
+        .multipart(form("page.html", b"<script>"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(not_image.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let nameless = http.post(app.url("/upload")).multipart(form("..", PNG)).send().await.expect("send");
+    let nameless = http
+        .post(app.url("/upload"))
+        .multipart(form("..", PNG))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(nameless.status(), StatusCode::BAD_REQUEST);
     let no_file = Form::new().text("other", "x");
-    let res = http.post(app.url("/upload")).multipart(no_file).send().await.expect("send");
+    let res = http
+        .post(app.url("/upload"))
+        .multipart(no_file)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let photos = dir.path().join("media/photos");
     let stored = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
@@ -109,7 +154,10 @@ async fn hostile_or_missing_names_are_404_without_echo() {
         let res = http.get(app.url(path)).send().await.expect("get");
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
         let body = res.text().await.expect("body");
-        assert!(!body.contains("secret") && !body.contains("outside media"), "{path} echoed: {body}");
+        assert!(
+            !body.contains("secret") && !body.contains("outside media"),
+            "{path} echoed: {body}"
+        );
     }
 }
 
@@ -117,11 +165,18 @@ async fn hostile_or_missing_names_are_404_without_echo() {
 async fn static_css_is_published_at_start_and_served() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = start(dir.path());
-    let res = client().get(app.url("/static/photos/app.css")).send().await.expect("css");
+    let res = client()
+        .get(app.url("/static/photos/app.css"))
+        .send()
+        .await
+        .expect("css");
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/css");
     let css = res.text().await.expect("text");
-    assert_eq!(css, std::fs::read_to_string(dir.path().join("static/photos/app.css")).expect("published"));
+    assert_eq!(
+        css,
+        std::fs::read_to_string(dir.path().join("static/photos/app.css")).expect("published")
+    );
     assert!(css.contains(".gallery"));
 }
 
@@ -141,7 +196,9 @@ async fn a_client_that_goes_away_mid_upload_leaves_nothing() {
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
     conn.write_all(request.as_bytes()).await.expect("head");
-    conn.write_all(&vec![0x42; 3_000_000]).await.expect("part of the body");
+    conn.write_all(&vec![0x42; 3_000_000])
+        .await
+        .expect("part of the body");
     conn.flush().await.expect("flush");
     let photos = dir.path().join("media/photos");
     let mut writing = 0;
@@ -152,18 +209,30 @@ async fn a_client_that_goes_away_mid_upload_leaves_nothing() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(writing, 1, "the upload should be streaming into one temporary file");
+    assert_eq!(
+        writing, 1,
+        "the upload should be streaming into one temporary file"
+    );
     drop(conn);
     // The app notices the broken body, fails the save and removes its temporary file.
     let mut left = Vec::new();
     for _ in 0..100 {
-        left = std::fs::read_dir(&photos).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+        left = std::fs::read_dir(&photos)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
         if left.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(left.is_empty(), "left behind: {left:?}");
-    let page = client().get(app.url("/")).send().await.expect("gallery").text().await.expect("html");
+    let page = client()
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("gallery")
+        .text()
+        .await
+        .expect("html");
     assert!(page.contains("No photos yet"), "{page}");
 }

@@ -20,9 +20,13 @@ pub fn example(name: &str) -> PathBuf {
     let path = dir.join(name);
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let release = dir.parent().and_then(Path::file_name).is_some_and(|p| p == "release");
+        let release = dir
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|p| p == "release");
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--examples"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd.args(["build", "--quiet", "--examples"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
         if release {
             cmd.arg("--release");
         }
@@ -35,7 +39,11 @@ pub fn example(name: &str) -> PathBuf {
 
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A server process, killed (and reaped) on drop.
@@ -66,8 +74,12 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
-        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
-        rx.recv_timeout(deadline - Instant::now()).expect("the server did not start listening in 60 s");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        rx.recv_timeout(deadline - Instant::now())
+            .expect("the server did not start listening in 60 s");
         server
     }
 

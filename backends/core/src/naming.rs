@@ -44,7 +44,7 @@ impl Alternatives {
             .collect();
         let fixed = dir_len + 1 + suffix.len() + ext.len();
         let stem = &root[dir_len..];
-        let room = self.max_len.checked_sub(fixed).unwrap_or(0);
+        let room = self.max_len.saturating_sub(fixed);
         let stem = truncate_at_char(stem, room);
         if stem.is_empty() {
             let err = NameError::new(
