@@ -28,6 +28,7 @@ pub struct Content<'a> {
     body: Body<'a>,
     length: Option<u64>,
     content_type: Option<String>,
+    cache_control: Option<String>,
 }
 
 enum Body<'a> {
@@ -46,6 +47,7 @@ impl<'a> Content<'a> {
             body: Body::Bytes(bytes),
             length,
             content_type: None,
+            cache_control: None,
         }
     }
 
@@ -55,6 +57,7 @@ impl<'a> Content<'a> {
             body: Body::File(path.into()),
             length: None,
             content_type: None,
+            cache_control: None,
         }
     }
 
@@ -64,6 +67,7 @@ impl<'a> Content<'a> {
             body: Body::Reader(Box::pin(reader)),
             length: None,
             content_type: None,
+            cache_control: None,
         }
     }
 
@@ -73,6 +77,7 @@ impl<'a> Content<'a> {
             body: Body::Stream(stream.boxed()),
             length: None,
             content_type: None,
+            cache_control: None,
         }
     }
 
@@ -86,6 +91,17 @@ impl<'a> Content<'a> {
     pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
         self.content_type = Some(content_type.into());
         self
+    }
+
+    /// Sets this file's `Cache-Control` (where the medium keeps one), instead of the storage's `cache_control`.
+    pub fn with_cache_control(mut self, cache_control: impl Into<String>) -> Self {
+        self.cache_control = Some(cache_control.into());
+        self
+    }
+
+    /// The `Cache-Control` given for this file, if any.
+    pub fn cache_control(&self) -> Option<&str> {
+        self.cache_control.as_deref()
     }
 
     /// The declared length, when known before reading.
@@ -227,6 +243,7 @@ impl fmt::Debug for Content<'_> {
             .field("body", &body)
             .field("length", &self.length)
             .field("content_type", &self.content_type)
+            .field("cache_control", &self.cache_control)
             .finish()
     }
 }

@@ -32,7 +32,7 @@ pub use crate::name::{
 };
 pub use crate::range::ByteRange;
 pub use crate::storage::{
-    Capabilities, CommonOptions, GetResult, Listing, PutMode, Storage, UrlOptions,
+    Capabilities, CommonOptions, DirectUpload, GetResult, Listing, PutMode, Storage, UrlOptions,
 };
 pub use crate::url::{encode_name, public_url};
 

@@ -2,6 +2,15 @@
 
 use crate::{Error, Name, NameError, NameErrorKind, Result};
 
+/// Files and objects a backend keeps for itself (temporary files of unfinished writes, probes) start their last
+/// segment with this: listings hide them and names may not use it.
+pub const TEMP_PREFIX: &str = ".storages-tmp.";
+
+/// Whether a last segment is a backend's own temporary file or probe.
+pub fn is_temp(file_name: &str) -> bool {
+    file_name.starts_with(TEMP_PREFIX)
+}
+
 /// How many alternatives `save` tries before giving up (Django tries forever; a bound turns a broken backend into
 /// an error instead of a hang).
 pub const MAX_ATTEMPTS: u32 = 100;

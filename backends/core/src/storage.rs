@@ -87,6 +87,18 @@ impl UrlOptions {
     }
 }
 
+/// A request a browser can make to upload straight into the storage (a presigned PUT): send the body with exactly
+/// these headers to `url`, before the URL expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectUpload {
+    /// The HTTP method (`PUT`).
+    pub method: String,
+    /// Where to send it (it carries its signature).
+    pub url: String,
+    /// Headers the request must carry, signed into the URL.
+    pub headers: Vec<(String, String)>,
+}
+
 /// An open read: the stored file's metadata, the byte span being sent and the bytes themselves.
 pub struct GetResult {
     /// The whole file's metadata (`size` is the full size, not the span's).
@@ -168,6 +180,19 @@ pub trait Storage: fmt::Debug + Send + Sync + 'static {
                 operation: "URLs without a base_url",
             }),
         }
+    }
+
+    /// A presigned request a browser can upload `name` with, bound to `content_type` where the server allows.
+    async fn direct_upload(
+        &self,
+        _name: &Name,
+        _content_type: &str,
+        _expires: Duration,
+    ) -> Result<DirectUpload> {
+        Err(crate::Error::Unsupported {
+            backend: self.backend(),
+            operation: "direct uploads",
+        })
     }
 
     /// The path of `name` on this machine, where the backend keeps files on a local or mounted filesystem.

@@ -12,12 +12,16 @@
 //! # Ok(()) }
 //! ```
 
+mod clean;
 mod config;
+mod hooks;
 mod paths;
 mod read;
 mod storage;
 mod write;
 
+pub use crate::clean::{CleanReport, RemovedTemp};
 pub use crate::config::{LOCAL_OPTIONS, LocalConfig};
+pub use crate::hooks::{Hooks, Warnings, WriteCheck, is_stale, retry_stale};
 pub use crate::paths::{TEMP_PREFIX, is_temp};
 pub use crate::storage::LocalStorage;

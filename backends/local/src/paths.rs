@@ -7,13 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use storages_core::{Metadata, Name};
 
-/// Temporary files of unfinished writes start with this; listings hide them and names may not use it.
-pub const TEMP_PREFIX: &str = ".storages-tmp.";
-
-/// Whether a directory entry is a temporary file of a write in progress (or of a crashed writer).
-pub fn is_temp(file_name: &str) -> bool {
-    file_name.starts_with(TEMP_PREFIX)
-}
+pub use storages_core::naming::{TEMP_PREFIX, is_temp};
 
 /// The path of `name` under `root`. Names are validated, so this never leaves the root.
 pub fn path_of(root: &Path, name: &Name) -> PathBuf {

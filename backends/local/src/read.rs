@@ -11,11 +11,23 @@ use storages_core::{ByteRange, CHUNK_SIZE, Error, GetResult, Listing, Metadata, 
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
+use crate::hooks::retry_stale;
 use crate::paths::{is_temp, metadata_of, path_of};
 
 /// Opens `name` (a regular file; a directory is `NotFound`) positioned at the start of `range`. Files of at most
-/// one chunk are read right away, saving the stream a trip to the blocking pool.
-pub(crate) fn open(root: &Path, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
+/// one chunk are read right away, saving the stream a trip to the blocking pool. An `ESTALE` until the stream is
+/// handed out is retried `retries` times; once bytes flow, a stale handle is an error, never a silent switch to
+/// another version of the file.
+pub(crate) fn open(
+    root: &Path,
+    name: &Name,
+    range: Option<ByteRange>,
+    retries: u32,
+) -> Result<GetResult> {
+    retry_stale(retries, || open_once(root, name, range))
+}
+
+fn open_once(root: &Path, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
     let path = path_of(root, name);
     let not_found = || Error::NotFound {
         name: name.to_string(),
@@ -59,9 +71,10 @@ pub(crate) fn open(root: &Path, name: &Name, range: Option<ByteRange>) -> Result
 }
 
 /// The metadata of `name`, a regular file.
-pub(crate) fn stat(root: &Path, name: &Name) -> Result<Metadata> {
-    let stat =
-        fs::metadata(path_of(root, name)).map_err(|e| Error::io("stat", name.as_str(), e))?;
+pub(crate) fn stat(root: &Path, name: &Name, retries: u32) -> Result<Metadata> {
+    let stat = retry_stale(retries, || {
+        fs::metadata(path_of(root, name)).map_err(|e| Error::io("stat", name.as_str(), e))
+    })?;
     if !stat.is_file() {
         return Err(Error::NotFound {
             name: name.to_string(),
@@ -70,8 +83,13 @@ pub(crate) fn stat(root: &Path, name: &Name) -> Result<Metadata> {
     Ok(metadata_of(name.clone(), &stat))
 }
 
-/// One directory's entries as (sub-directories, files), temporary files and unnamable entries left out.
-pub(crate) fn list_dir(root: &Path, prefix: Option<&Name>) -> Result<Listing> {
+/// One directory's entries as (sub-directories, files), temporary files and unnamable entries left out; the whole
+/// directory is read again (up to `retries` times) when its handle went stale meanwhile.
+pub(crate) fn list_dir(root: &Path, prefix: Option<&Name>, retries: u32) -> Result<Listing> {
+    retry_stale(retries, || list_dir_once(root, prefix))
+}
+
+fn list_dir_once(root: &Path, prefix: Option<&Name>) -> Result<Listing> {
     let dir = prefix.map_or_else(|| root.to_path_buf(), |p| path_of(root, p));
     let mut listing = Listing::default();
     let label = prefix.map_or("", Name::as_str);
@@ -134,14 +152,18 @@ fn classify(prefix: Option<&Name>, entry: &fs::DirEntry) -> Option<Entry> {
 }
 
 /// Every file under `prefix`, walked on a blocking thread and sent in batches, so a huge tree streams.
-pub(crate) fn walk(root: PathBuf, prefix: Option<Name>) -> BoxStream<'static, Result<Metadata>> {
+pub(crate) fn walk(
+    root: PathBuf,
+    prefix: Option<Name>,
+    retries: u32,
+) -> BoxStream<'static, Result<Metadata>> {
     const BATCH: usize = 256;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Metadata>>>(4);
     tokio::task::spawn_blocking(move || {
         let mut stack = vec![prefix];
         let mut batch = Vec::with_capacity(BATCH);
         while let Some(dir) = stack.pop() {
-            let listing = match list_dir(&root, dir.as_ref()) {
+            let listing = match list_dir(&root, dir.as_ref(), retries) {
                 Ok(l) => l,
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));

@@ -12,10 +12,11 @@ use storages_core::{
     NameError, NameErrorKind, PutMode, Result, Storage,
 };
 
-use crate::LocalConfig;
+use crate::clean::CleanReport;
 use crate::paths::{TEMP_PREFIX, is_temp, path_of};
 use crate::read;
 use crate::write::WriteJob;
+use crate::{Hooks, LocalConfig};
 
 /// Files in a directory of this machine (`file://`).
 ///
@@ -24,9 +25,8 @@ use crate::write::WriteJob;
 #[derive(Debug, Clone)]
 pub struct LocalStorage {
     config: LocalConfig,
-    /// Added to temporary file names (the NFS backend puts the host name here).
-    temp_tag: String,
-    backend: &'static str,
+    /// What a backend built on this one changes (plain `file://`: nothing).
+    hooks: Hooks,
 }
 
 /// Messages from the async side feeding a blocking writer: chunks, then `Done`. A channel closed without `Done`
@@ -40,29 +40,46 @@ impl LocalStorage {
     /// Opens (creating when missing) the directory `config.root`; a relative root is taken from the current
     /// directory now, so later changes of directory do not move the storage.
     pub fn new(config: LocalConfig) -> Result<Self> {
-        Self::with_backend(config, "local", String::new())
+        Self::with_hooks(config, Hooks::default())
     }
 
     /// For backends built on this one: their name in errors and a tag for temporary file names.
     pub fn with_backend(
-        mut config: LocalConfig,
+        config: LocalConfig,
         backend: &'static str,
         temp_tag: String,
     ) -> Result<Self> {
+        let hooks = Hooks {
+            backend,
+            temp_tag,
+            ..Hooks::default()
+        };
+        Self::with_hooks(config, hooks)
+    }
+
+    /// For backends built on this one, with every [`Hooks`] they may set. With `create_root` off, a missing root
+    /// is refused and nothing is created.
+    pub fn with_hooks(mut config: LocalConfig, hooks: Hooks) -> Result<Self> {
         let shown = config.root.display().to_string();
         let fail = |e: io::Error| Error::io("open the storage root", shown.clone(), e);
         if !config.root.is_dir() {
+            if !hooks.create_root {
+                return Err(Error::Backend {
+                    backend: hooks.backend,
+                    message: format!(
+                        "the root {shown} is not an existing directory, and this {} storage does not create it",
+                        hooks.backend
+                    ),
+                    source: None,
+                });
+            }
             let mut builder = std::fs::DirBuilder::new();
             builder.recursive(true);
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, config.dir_mode.unwrap_or(0o777));
             builder.create(&config.root).map_err(fail)?;
         }
         config.root = config.root.canonicalize().map_err(fail)?;
-        Ok(Self {
-            config,
-            temp_tag,
-            backend,
-        })
+        Ok(Self { config, hooks })
     }
 
     /// The directory holding the files (absolute).
@@ -75,6 +92,19 @@ impl LocalStorage {
         &self.config
     }
 
+    /// Removes the temporary files that writers which never finished (killed, crashed, cut off) left anywhere
+    /// under the root, once they were last written at least `older_than` ago, and nothing else: no stored file,
+    /// directory or file of another name is touched, and symbolic links are not followed. Choose an age longer
+    /// than any upload can take (a live writer's file is written to all along, so it stays young) and, on a share,
+    /// longer than the clocks of its clients may disagree.
+    pub async fn clean_temp_files(&self, older_than: std::time::Duration) -> Result<CleanReport> {
+        let (root, hooks) = (self.config.root.clone(), self.hooks.clone());
+        self.blocking(move || {
+            hooks.check_change(&root)?;
+            crate::clean::clean(&root, older_than, hooks.stale_retries)
+        })
+        .await
+    }
     fn job(&self, name: &Name, mode: PutMode, content_type: String) -> WriteJob {
         WriteJob {
             root: self.config.root.clone(),
@@ -83,8 +113,8 @@ impl LocalStorage {
             file_mode: self.config.file_mode,
             dir_mode: self.config.dir_mode,
             fsync: self.config.fsync,
-            temp_tag: self.temp_tag.clone(),
             content_type,
+            hooks: self.hooks.clone(),
         }
     }
 
@@ -95,7 +125,7 @@ impl LocalStorage {
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| Error::Backend {
-                backend: self.backend,
+                backend: self.hooks.backend,
                 message: "a blocking file operation panicked or was cancelled".into(),
                 source: Some(Box::new(e)),
             })?
@@ -105,7 +135,7 @@ impl LocalStorage {
 #[async_trait]
 impl Storage for LocalStorage {
     fn backend(&self) -> &'static str {
-        self.backend
+        self.hooks.backend
     }
 
     fn options(&self) -> &CommonOptions {
@@ -164,7 +194,7 @@ impl Storage for LocalStorage {
         .await;
         drop(tx);
         let written = writer.await.map_err(|e| Error::Backend {
-            backend: self.backend,
+            backend: self.hooks.backend,
             message: format!("the writer of `{name}` panicked"),
             source: Some(Box::new(e)),
         })?;
@@ -175,33 +205,45 @@ impl Storage for LocalStorage {
 
     async fn get(&self, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
         let (root, name) = (self.config.root.clone(), name.clone());
-        self.blocking(move || read::open(&root, &name, range)).await
+        let retries = self.hooks.stale_retries;
+        self.blocking(move || read::open(&root, &name, range, retries))
+            .await
     }
 
     async fn stat(&self, name: &Name) -> Result<Metadata> {
         let (root, name) = (self.config.root.clone(), name.clone());
-        self.blocking(move || read::stat(&root, &name)).await
+        let retries = self.hooks.stale_retries;
+        self.blocking(move || read::stat(&root, &name, retries))
+            .await
     }
 
     async fn delete(&self, name: &Name) -> Result<()> {
         let path = path_of(&self.config.root, name);
-        let name = name.clone();
-        self.blocking(move || match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            // A directory is no file stored under this name: like a missing one.
-            Err(e) if e.kind() == io::ErrorKind::NotFound || path.is_dir() => Ok(()),
-            Err(e) => Err(Error::io("delete", name.as_str(), e)),
+        let (root, name, hooks) = (self.config.root.clone(), name.clone(), self.hooks.clone());
+        self.blocking(move || {
+            hooks.check_change(&root)?;
+            match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                // A directory is no file stored under this name: like a missing one.
+                Err(e) if e.kind() == io::ErrorKind::NotFound || path.is_dir() => Ok(()),
+                Err(e) => Err(Error::io("delete", name.as_str(), e)),
+            }
         })
         .await
     }
 
     fn list(&self, prefix: Option<&Name>) -> BoxStream<'_, Result<Metadata>> {
-        read::walk(self.config.root.clone(), prefix.cloned())
+        read::walk(
+            self.config.root.clone(),
+            prefix.cloned(),
+            self.hooks.stale_retries,
+        )
     }
 
     async fn list_dir(&self, prefix: Option<&Name>) -> Result<Listing> {
         let (root, prefix) = (self.config.root.clone(), prefix.cloned());
-        self.blocking(move || read::list_dir(&root, prefix.as_ref()))
+        let retries = self.hooks.stale_retries;
+        self.blocking(move || read::list_dir(&root, prefix.as_ref(), retries))
             .await
     }
 
@@ -211,10 +253,13 @@ impl Storage for LocalStorage {
 
     async fn check(&self) -> Result<String> {
         let root = self.config.root.clone();
+        let tag = self.hooks.temp_tag.clone();
         self.blocking(move || {
             let fail =
                 |e: io::Error| Error::io("write a probe file in", root.display().to_string(), e);
-            let probe = root.join(format!("{TEMP_PREFIX}check.{}", std::process::id()));
+            // Named like a temporary file (host tag included on a share), so concurrent checks from many servers
+            // never collide, listings hide it and cleaning removes it if the check is killed.
+            let probe = root.join(format!("{TEMP_PREFIX}{tag}check.{}", std::process::id()));
             std::fs::write(&probe, b"").map_err(fail)?;
             std::fs::remove_file(&probe).map_err(fail)?;
             Ok(format!("directory {} is writable", root.display()))

@@ -12,6 +12,9 @@ use storages_core::{Error, Metadata, Name, PutMode, Result};
 
 use crate::paths::{TEMP_PREFIX, metadata_of};
 
+/// `EPERM`, the same number on every Unix.
+const EPERM: i32 = 1;
+
 /// Everything a blocking writer needs, owned so it can move to a blocking thread.
 #[derive(Debug)]
 pub(crate) struct WriteJob {
@@ -21,9 +24,9 @@ pub(crate) struct WriteJob {
     pub file_mode: Option<u32>,
     pub dir_mode: Option<u32>,
     pub fsync: bool,
-    /// Extra identification in temporary file names (the NFS backend adds the host).
-    pub temp_tag: String,
     pub content_type: String,
+    /// The backend's changes to plain `file://` (temporary file tag, checks, permission policy).
+    pub hooks: crate::Hooks,
 }
 
 /// A temporary file that removes itself unless it was committed.
@@ -46,6 +49,7 @@ impl WriteJob {
     /// Writes every chunk `next` yields (until `None`) and commits the file. An `Err` from `next`, or any I/O
     /// failure, removes the temporary file and stores nothing.
     pub fn run(self, mut next: impl FnMut() -> Option<io::Result<Bytes>>) -> Result<Metadata> {
+        self.hooks.check_change(&self.root)?;
         let target = self.target(&self.name);
         let dir = target.parent().unwrap_or(&self.root).to_path_buf();
         let (mut file, temp) = self.create_temp(&dir)?;
@@ -54,15 +58,17 @@ impl WriteJob {
             file.write_all(&chunk.map_err(fail)?).map_err(fail)?;
         }
         if let Some(mode) = self.file_mode {
-            file.set_permissions(Permissions::from_mode(mode))
-                .map_err(fail)?;
+            let set = file.set_permissions(Permissions::from_mode(mode));
+            self.permissions_set(set, "set permissions of", &temp.path)?;
         }
+        // The sync also reports any write error the medium deferred (NFS sends data at the latest on `close`, whose
+        // error `File`'s drop cannot report): after a successful `sync_all` a close has nothing left to fail on.
         if self.fsync {
             file.sync_all().map_err(fail)?;
         }
         let stat = file.metadata().map_err(fail)?;
         drop(file);
-        let name = self.commit(&temp.path)?;
+        let name = self.commit(&temp.path, &stat)?;
         if self.fsync {
             File::open(&dir).and_then(|d| d.sync_all()).map_err(fail)?;
         }
@@ -76,7 +82,7 @@ impl WriteJob {
     fn create_temp(&self, dir: &Path) -> Result<(File, TempFile)> {
         let path = dir.join(format!(
             "{TEMP_PREFIX}{}{}.{}",
-            self.temp_tag,
+            self.hooks.temp_tag,
             std::process::id(),
             std::iter::repeat_with(fastrand::alphanumeric)
                 .take(12)
@@ -120,9 +126,8 @@ impl WriteJob {
             match builder.create(d) {
                 Ok(()) => {
                     if let Some(mode) = self.dir_mode {
-                        fs::set_permissions(d, Permissions::from_mode(mode)).map_err(|e| {
-                            Error::io("set permissions of the directory of", self.name.as_str(), e)
-                        })?;
+                        let set = fs::set_permissions(d, Permissions::from_mode(mode));
+                        self.permissions_set(set, "set permissions of the directory of", d)?;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && d.is_dir() => {}
@@ -132,23 +137,51 @@ impl WriteJob {
         Ok(())
     }
 
-    /// Puts the finished temporary file in place under the name `mode` allows, and returns that name.
-    fn commit(&self, temp: &Path) -> Result<Name> {
+    /// The outcome of setting a mode on `path`: an error fails the write, except `EPERM` where the hooks collect
+    /// warnings (a root-squashed NFS share refuses `chmod` to the squashed user), which is reported once.
+    fn permissions_set(&self, result: io::Result<()>, op: &'static str, path: &Path) -> Result<()> {
+        match (result, &self.hooks.permission_warnings) {
+            (Ok(()), _) => Ok(()),
+            (Err(e), Some(warnings)) if e.raw_os_error() == Some(EPERM) => {
+                warnings.once("chmod", || {
+                    format!(
+                        "{} storage {}: setting permissions was refused ({e}) on {}, as a root-squashed share \
+                         does; file_mode/dir_mode are not applied where refused and files keep the server's \
+                         permissions (reported once)",
+                        self.hooks.backend,
+                        self.root.display(),
+                        path.display(),
+                    )
+                });
+                Ok(())
+            }
+            (Err(e), _) => Err(Error::io(op, self.name.as_str(), e)),
+        }
+    }
+
+    /// Puts the finished temporary file (whose attributes are `stat`) in place under the name `mode` allows, and
+    /// returns that name.
+    fn commit(&self, temp: &Path, stat: &fs::Metadata) -> Result<Name> {
         match &self.mode {
             PutMode::Overwrite => {
                 let target = self.target(&self.name);
-                fs::rename(temp, &target).map_err(|e| replace_error(&self.name, &target, e))?;
+                match fs::rename(temp, &target) {
+                    Ok(()) => {}
+                    // A retransmitted NFS RENAME answers ENOENT for its own success: the target is our file.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && same_file(&target, stat) => {}
+                    Err(e) => return Err(replace_error(&self.name, &target, e)),
+                }
                 Ok(self.name.clone())
             }
             PutMode::Create => {
-                link(temp, &self.target(&self.name), &self.name)?;
+                link(temp, &self.target(&self.name), &self.name, stat)?;
                 Ok(self.name.clone())
             }
             PutMode::CreateUnique(alternatives) => {
                 let mut attempt = 0;
                 loop {
                     let candidate = alternatives.candidate(attempt)?;
-                    match link(temp, &self.target(&candidate), &candidate) {
+                    match link(temp, &self.target(&candidate), &candidate, stat) {
                         Err(e) if e.is_already_exists() => attempt += 1,
                         Err(e) => return Err(e),
                         Ok(()) => return Ok(candidate),
@@ -156,7 +189,7 @@ impl WriteJob {
                 }
             }
             other => Err(Error::Backend {
-                backend: "local",
+                backend: self.hooks.backend,
                 message: format!("put mode {other:?} is not supported"),
                 source: None,
             }),
@@ -164,14 +197,28 @@ impl WriteJob {
     }
 }
 
-/// `link(2)` is atomic everywhere, NFS included: it fails with `EEXIST` when the name is taken.
-fn link(temp: &Path, target: &Path, name: &Name) -> Result<()> {
-    fs::hard_link(temp, target).map_err(|e| match e.kind() {
-        io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-            name: name.to_string(),
-        },
-        _ => Error::io("link into place", name.as_str(), e),
-    })
+/// `link(2)` is atomic everywhere, NFS included: it fails with `EEXIST` when the name is taken. On NFS a LINK
+/// request the client retransmits can answer `EEXIST` for its own earlier success, so an `EEXIST` is checked the
+/// way open(2) advises: when `target` is our temporary file's inode, the link was made and the name is ours.
+fn link(temp: &Path, target: &Path, name: &Name, stat: &fs::Metadata) -> Result<()> {
+    match fs::hard_link(temp, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if same_file(target, stat) {
+                Ok(())
+            } else {
+                Err(Error::AlreadyExists {
+                    name: name.to_string(),
+                })
+            }
+        }
+        Err(e) => Err(Error::io("link into place", name.as_str(), e)),
+    }
+}
+
+/// Whether `path` is the file whose attributes are `stat` (same device and inode).
+fn same_file(path: &Path, stat: &fs::Metadata) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.dev() == stat.dev() && m.ino() == stat.ino())
 }
 
 fn replace_error(name: &Name, target: &Path, e: io::Error) -> Error {
@@ -191,5 +238,73 @@ fn dir_error(name: &Name, e: io::Error) -> Error {
         op: "create the directories of",
         name: name.to_string(),
         source: e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Hooks, Warnings};
+
+    fn job(warnings: Option<Arc<Warnings>>) -> WriteJob {
+        let hooks = Hooks {
+            backend: "nfs",
+            permission_warnings: warnings,
+            ..Hooks::default()
+        };
+        WriteJob {
+            root: PathBuf::from("/srv/share"),
+            name: Name::new("a/b.txt").expect("name"),
+            mode: PutMode::Overwrite,
+            file_mode: Some(0o644),
+            dir_mode: None,
+            fsync: false,
+            content_type: "text/plain".into(),
+            hooks,
+        }
+    }
+
+    const EACCES: i32 = 13;
+
+    #[test]
+    fn a_refused_chmod_fails_the_write_on_file_urls() {
+        let err = job(None)
+            .permissions_set(
+                Err(io::Error::from_raw_os_error(EPERM)),
+                "set permissions of",
+                Path::new("/srv/share/a/x"),
+            )
+            .expect_err("file:// promises its modes");
+        assert!(err.to_string().contains("a/b.txt"), "{err}");
+    }
+
+    #[test]
+    fn eperm_from_chmod_on_a_squashed_share_is_one_warning_not_a_failure() {
+        let warnings = Arc::new(Warnings::new());
+        let j = job(Some(Arc::clone(&warnings)));
+        for _ in 0..3 {
+            j.permissions_set(
+                Err(io::Error::from_raw_os_error(EPERM)),
+                "set permissions of",
+                Path::new("/srv/share/a/x"),
+            )
+            .expect("EPERM is tolerated");
+        }
+        let all = warnings.all();
+        assert_eq!(all.len(), 1, "reported once: {all:?}");
+        assert!(
+            all[0].contains("/srv/share") && all[0].contains("file_mode"),
+            "{}",
+            all[0]
+        );
+        // Other errors still fail: only the squashed-root refusal is expected on a share.
+        j.permissions_set(
+            Err(io::Error::from_raw_os_error(EACCES)),
+            "set permissions of",
+            Path::new("/srv/share/a/x"),
+        )
+        .expect_err("EACCES is not tolerated");
     }
 }
