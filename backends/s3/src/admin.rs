@@ -1,0 +1,94 @@
+//! Bucket-level requests object_store does not make: create a bucket, set its policy. Signed with the same
+//! credentials and SigV4 code as every other request.
+
+use bytes::Bytes;
+use object_store::aws::{AmazonS3, AwsAuthorizer};
+use object_store::client::HttpRequestBody;
+use storages_core::{Error, Result};
+
+use crate::S3Config;
+
+/// What the server answered to a bucket request.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Sends a signed `method` request for the bucket itself (`query` such as `policy`, or empty) with `body`.
+pub(crate) async fn bucket_request(
+    store: &AmazonS3,
+    http: &reqwest::Client,
+    config: &S3Config,
+    method: http::Method,
+    query: &str,
+    body: Bytes,
+) -> Result<Answer> {
+    let fail = |what: String| Error::Backend {
+        backend: "s3",
+        message: what,
+        source: None,
+    };
+    let mut url = format!("{}/", config.bucket_url(None));
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let credential = store.credentials().get_credential().await.map_err(|e| {
+        fail(format!(
+            "no credentials for bucket `{}`: {e}",
+            config.bucket
+        ))
+    })?;
+    let mut request = http::Request::builder()
+        .method(method.clone())
+        .uri(&url)
+        .body(HttpRequestBody::from(body.clone()))
+        .map_err(|e| fail(format!("bad request for bucket `{}`: {e}", config.bucket)))?;
+    let region = config.region.as_deref().unwrap_or("us-east-1");
+    AwsAuthorizer::new(&credential, "s3", region)
+        .try_authorize(&mut request, None)
+        .map_err(|e| {
+            fail(format!(
+                "cannot sign a request for bucket `{}`: {e}",
+                config.bucket
+            ))
+        })?;
+    let response = http
+        .request(method, &url)
+        .headers(request.headers().clone())
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "bucket `{}` at {}: {e}",
+                config.bucket,
+                config.endpoint_shown()
+            ))
+        })?;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    Ok(Answer { status, body })
+}
+
+/// The public-read policy for the objects under `prefix` (GET only: no listing, no writes).
+pub(crate) fn public_read_policy(bucket: &str, prefix: &str) -> String {
+    let resource = if prefix.is_empty() {
+        format!("{bucket}/*")
+    } else {
+        format!("{bucket}/{prefix}/*")
+    };
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"StoragesPublicRead","Effect":"Allow","Principal":{{"AWS":["*"]}},"Action":["s3:GetObject"],"Resource":["arn:aws:s3:::{resource}"]}}]}}"#
+    )
+}
+
+/// The body of CreateBucket: a location constraint outside us-east-1.
+pub(crate) fn create_bucket_body(region: Option<&str>) -> Bytes {
+    match region {
+        Some(r) if r != "us-east-1" => Bytes::from(format!(
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>{r}</LocationConstraint></CreateBucketConfiguration>"
+        )),
+        _ => Bytes::new(),
+    }
+}

@@ -1,0 +1,349 @@
+//! `s3://` and `minio://` settings, from text (URL and query options) or code.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use object_store::aws::AmazonS3ConfigKey;
+use percent_encoding::percent_decode_str;
+use storages_core::{CommonOptions, ConfigError, parse_bool, parse_number, unknown_option};
+
+/// The options only S3 storages take (besides object_store's own `aws_*` keys, passed through).
+pub const S3_OPTIONS: &[&str] = &[
+    "endpoint",
+    "region",
+    "path_style",
+    "virtual_hosted",
+    "presign",
+    "public_endpoint",
+    "auto_create",
+    "public",
+    "conditional_put",
+    "part_size",
+    "upload_concurrency",
+    "secure",
+    "aws_*",
+];
+
+/// The smallest part S3 accepts in a multipart upload (but the last).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// The default part size: content up to this size is sent in one PUT.
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// A secret string: kept for use, never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The secret itself, for the code that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Whether create-only writes can rely on the server's conditional PUT (`If-None-Match: *`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConditionalPut {
+    /// Find out with a probe before the first create-only write (two PUTs and a DELETE of a hidden object).
+    #[default]
+    Auto,
+    /// The server honours `If-None-Match: *` (AWS, MinIO, moto).
+    Enabled,
+    /// It does not (Garage): create-only is a check then a write, exact only within this process.
+    Disabled,
+}
+
+/// Settings of an S3-compatible storage.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// The bucket.
+    pub bucket: String,
+    /// The key prefix every name is stored under (no leading or trailing `/`; empty for the whole bucket).
+    pub prefix: String,
+    /// The S3 API endpoint (`http://127.0.0.1:3900`); AWS's own when `None`.
+    pub endpoint: Option<String>,
+    /// The region used in signatures.
+    pub region: Option<String>,
+    /// Virtual-hosted-style requests (`https://BUCKET.host/KEY`) instead of path style (`https://host/BUCKET/KEY`).
+    pub virtual_hosted: bool,
+    /// Sign URLs for this long instead of returning public ones.
+    pub presign: Option<Duration>,
+    /// The endpoint browsers reach, when it differs from the one this server uses (MinIO behind a proxy):
+    /// signed URLs are made for it, with no request to it.
+    pub public_endpoint: Option<String>,
+    /// Create the bucket when it is missing.
+    pub auto_create: bool,
+    /// Give the bucket (under the prefix) a public-read policy.
+    pub public: bool,
+    /// How create-only writes are made safe.
+    pub conditional_put: ConditionalPut,
+    /// Content up to this size goes in one PUT; larger or unknown-length content in parts of this size.
+    pub part_size: usize,
+    /// Parts of one upload sent at once (memory held: about `part_size` times this).
+    pub upload_concurrency: usize,
+    /// The access key id, when not taken from the environment.
+    pub access_key_id: Option<String>,
+    /// The secret access key, when not taken from the environment.
+    pub secret_access_key: Option<Secret>,
+    /// object_store's own `aws_*` options, passed through.
+    pub passthrough: Vec<(AmazonS3ConfigKey, Secret)>,
+    /// The options every backend shares.
+    pub common: CommonOptions,
+}
+
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("virtual_hosted", &self.virtual_hosted)
+            .field("presign", &self.presign)
+            .field("public_endpoint", &self.public_endpoint)
+            .field("auto_create", &self.auto_create)
+            .field("public", &self.public)
+            .field("conditional_put", &self.conditional_put)
+            .field("part_size", &self.part_size)
+            .field("upload_concurrency", &self.upload_concurrency)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "***"),
+            )
+            .field(
+                "passthrough",
+                &self
+                    .passthrough
+                    .iter()
+                    .map(|(k, _)| k.as_ref())
+                    .collect::<Vec<_>>(),
+            )
+            .field("common", &self.common)
+            .finish()
+    }
+}
+
+impl S3Config {
+    /// Settings for `bucket` with every option at its default.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            prefix: String::new(),
+            endpoint: None,
+            region: None,
+            virtual_hosted: false,
+            presign: None,
+            public_endpoint: None,
+            auto_create: false,
+            public: false,
+            conditional_put: ConditionalPut::Auto,
+            part_size: DEFAULT_PART_SIZE,
+            upload_concurrency: 4,
+            access_key_id: None,
+            secret_access_key: None,
+            passthrough: Vec::new(),
+            common: CommonOptions::default(),
+        }
+    }
+
+    /// Reads the part of a settings URL after `scheme:` (`//BUCKET/PREFIX` for s3, `//ACCESS:SECRET@HOST:PORT/BUCKET/PREFIX`
+    /// for minio) and its options. Errors never contain the secret.
+    pub fn from_url(
+        scheme: &str,
+        location: &str,
+        options: &[(String, String)],
+        shown: &str,
+    ) -> Result<Self, ConfigError> {
+        let invalid = |reason: &str| ConfigError::InvalidUrl {
+            url: shown.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let rest = location
+            .strip_prefix("//")
+            .ok_or_else(|| invalid("expected //BUCKET after the scheme"))?;
+        let mut config = match scheme {
+            "s3" => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.contains('@') {
+                    return Err(invalid(
+                        "s3: URLs take credentials from options or the AWS variables, not before the bucket",
+                    ));
+                }
+                let mut config = Self::new(decode(bucket, &invalid)?);
+                config.prefix = clean_prefix(&decode(prefix, &invalid)?, &invalid)?;
+                config
+            }
+            "minio" => {
+                let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+                if host.is_empty() {
+                    return Err(invalid(
+                        "minio: URLs need a host: minio://ACCESS:SECRET@HOST:PORT/BUCKET",
+                    ));
+                }
+                let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+                let mut config = Self::new(decode(bucket, &invalid)?);
+                config.prefix = clean_prefix(&decode(prefix, &invalid)?, &invalid)?;
+                if let Some((access, secret)) = userinfo.split_once(':') {
+                    config.access_key_id = Some(decode(access, &invalid)?);
+                    config.secret_access_key = Some(Secret::new(decode(secret, &|_| {
+                        invalid("the secret key is not valid UTF-8")
+                    })?));
+                } else if !userinfo.is_empty() {
+                    return Err(invalid("minio: user info must be ACCESS:SECRET"));
+                }
+                let secure = match options.iter().find(|(k, _)| k == "secure") {
+                    Some((k, v)) => parse_bool(k, v)?,
+                    None => false,
+                };
+                config.endpoint = Some(format!(
+                    "{}://{host}",
+                    if secure { "https" } else { "http" }
+                ));
+                config.region = Some("us-east-1".into());
+                config
+            }
+            other => return Err(invalid(&format!("`{other}` is not an S3 scheme"))),
+        };
+        if config.bucket.is_empty() {
+            return Err(invalid("it names no bucket"));
+        }
+        for (option, value) in options {
+            if option == "secure" {
+                if scheme != "minio" {
+                    return Err(ConfigError::InvalidValue {
+                        option: option.clone(),
+                        value: value.clone(),
+                        expected:
+                            "nothing: `secure` is for minio: URLs; give s3: an https:// endpoint"
+                                .into(),
+                    });
+                }
+                continue;
+            }
+            config.set(option, value)?;
+        }
+        Ok(config)
+    }
+
+    /// Sets an option from text; an unknown option is an error listing the valid ones.
+    pub fn set(&mut self, option: &str, value: &str) -> Result<(), ConfigError> {
+        if self.common.set(option, value)? {
+            return Ok(());
+        }
+        let invalid = |expected: &str| ConfigError::InvalidValue {
+            option: option.to_owned(),
+            value: value.to_owned(),
+            expected: expected.to_owned(),
+        };
+        match option {
+            "endpoint" => {
+                if !(value.starts_with("http://") || value.starts_with("https://")) {
+                    return Err(invalid("an http:// or https:// URL"));
+                }
+                self.endpoint = Some(value.trim_end_matches('/').to_owned());
+            }
+            "public_endpoint" => {
+                if !(value.starts_with("http://") || value.starts_with("https://")) {
+                    return Err(invalid("an http:// or https:// URL"));
+                }
+                self.public_endpoint = Some(value.trim_end_matches('/').to_owned());
+            }
+            "region" => self.region = Some(value.to_owned()),
+            "path_style" => self.virtual_hosted = !parse_bool(option, value)?,
+            "virtual_hosted" => self.virtual_hosted = parse_bool(option, value)?,
+            "presign" => {
+                let secs = parse_number(option, value, 1)?;
+                if secs > 604_800 {
+                    return Err(invalid("seconds, at most 604800 (7 days, the SigV4 limit)"));
+                }
+                self.presign = Some(Duration::from_secs(secs));
+            }
+            "auto_create" => self.auto_create = parse_bool(option, value)?,
+            "public" => self.public = parse_bool(option, value)?,
+            "conditional_put" => {
+                self.conditional_put = match value {
+                    "auto" => ConditionalPut::Auto,
+                    v => match parse_bool(option, v) {
+                        Ok(true) => ConditionalPut::Enabled,
+                        Ok(false) => ConditionalPut::Disabled,
+                        Err(_) => return Err(invalid("auto, true or false")),
+                    },
+                }
+            }
+            "part_size" => {
+                let n = parse_number(option, value, MIN_PART_SIZE)?;
+                self.part_size =
+                    usize::try_from(n).map_err(|_| invalid("a smaller number of bytes"))?;
+            }
+            "upload_concurrency" => {
+                let n = parse_number(option, value, 1)?;
+                self.upload_concurrency = usize::try_from(n.min(64)).unwrap_or(64);
+            }
+            "aws_access_key_id" | "access_key_id" => self.access_key_id = Some(value.to_owned()),
+            "aws_secret_access_key" | "secret_access_key" => {
+                self.secret_access_key = Some(Secret::new(value))
+            }
+            _ if option.starts_with("aws_") => {
+                let key = AmazonS3ConfigKey::from_str(option)
+                    .map_err(|_| unknown_option("s3", option, S3_OPTIONS))?;
+                self.passthrough.push((key, Secret::new(value)));
+            }
+            _ => return Err(unknown_option("s3", option, S3_OPTIONS)),
+        }
+        Ok(())
+    }
+
+    /// The bucket's URL at `endpoint` (path style or virtual-hosted), without a trailing `/`.
+    pub fn bucket_url(&self, endpoint: Option<&str>) -> String {
+        let region = self.region.as_deref().unwrap_or("us-east-1");
+        match (endpoint.or(self.endpoint.as_deref()), self.virtual_hosted) {
+            (Some(ep), false) => format!("{ep}/{}", self.bucket),
+            (Some(ep), true) => match ep.split_once("://") {
+                Some((scheme, host)) => format!("{scheme}://{}.{host}", self.bucket),
+                None => format!("{ep}/{}", self.bucket),
+            },
+            (None, _) => format!("https://{}.s3.{region}.amazonaws.com", self.bucket),
+        }
+    }
+
+    /// The endpoint requests go to, for messages.
+    pub fn endpoint_shown(&self) -> String {
+        self.endpoint.clone().unwrap_or_else(|| {
+            format!("AWS S3 ({})", self.region.as_deref().unwrap_or("us-east-1"))
+        })
+    }
+}
+
+fn decode(s: &str, invalid: &dyn Fn(&str) -> ConfigError) -> Result<String, ConfigError> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| invalid("a part of it is not UTF-8 once decoded"))
+}
+
+/// A key prefix: no leading or trailing `/`, and a valid name when not empty.
+fn clean_prefix(
+    prefix: &str,
+    invalid: &dyn Fn(&str) -> ConfigError,
+) -> Result<String, ConfigError> {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    storages_core::Name::new(trimmed)
+        .map_err(|e| invalid(&format!("the key prefix is not a valid name: {}", e.kind())))?;
+    Ok(trimmed.to_owned())
+}

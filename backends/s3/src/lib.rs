@@ -1,0 +1,18 @@
+//! `s3://` and `minio://` for `storages`: files as objects in an S3-compatible bucket (AWS S3, MinIO, Garage, ...),
+//! on object_store's S3 client.
+//!
+//! Writes stream: content up to one part (`part_size`, 8 MiB by default) goes in one PUT, anything larger as a
+//! multipart upload holding at most `upload_concurrency` parts in memory, aborted on the server if it fails.
+//! Content-Type and Cache-Control are stored with each object. See [`S3Storage`] for what create-only
+//! guarantees on servers with and without conditional writes.
+
+mod admin;
+mod config;
+mod locks;
+mod storage;
+mod upload;
+
+pub use crate::config::{
+    ConditionalPut, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3_OPTIONS, S3Config, Secret,
+};
+pub use crate::storage::S3Storage;
