@@ -1,5 +1,6 @@
 //! The photo app as a user meets it: a real process on a real port, uploads streamed into media, the gallery,
-//! and files served from media and static.
+//! and files served from media and static. Every scenario runs against both twins: `photos` (axum) and
+//! `photos_actix` (actix-web).
 
 mod support;
 
@@ -27,14 +28,42 @@ fn form(file_name: &str, bytes: &'static [u8]) -> Form {
     Form::new().part("file", Part::bytes(bytes).file_name(file_name.to_owned()))
 }
 
-fn start(dir: &std::path::Path) -> Server {
-    Server::start(&example("photos"), dir, &[])
+fn start(app: &str, dir: &std::path::Path) -> Server {
+    Server::start(&example(app), dir, &[])
 }
 
-#[tokio::test]
-async fn an_upload_lands_in_media_and_shows_in_the_gallery() {
+/// Each scenario, once per example app.
+macro_rules! scenarios {
+    ($($scenario:ident),* $(,)?) => {
+        mod axum {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario("photos").await
+            })*
+        }
+        mod actix {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario("photos_actix").await
+            })*
+        }
+    };
+}
+
+scenarios!(
+    an_upload_lands_in_media_and_shows_in_the_gallery,
+    json_clients_get_201_with_name_and_url_and_clashes_get_new_names,
+    bad_uploads_are_refused_and_store_nothing,
+    hostile_or_missing_names_are_404_without_echo,
+    static_css_is_published_at_start_and_served,
+    a_client_that_goes_away_mid_upload_leaves_nothing,
+    served_photos_have_validators_ranges_and_head_over_the_wire,
+    an_upload_over_the_limit_is_413_and_leaves_nothing,
+);
+
+async fn an_upload_lands_in_media_and_shows_in_the_gallery(app: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = start(dir.path());
+    let app = start(app, dir.path());
     let http = client();
 
     let res = http
@@ -76,10 +105,9 @@ async fn an_upload_lands_in_media_and_shows_in_the_gallery() {
     assert_eq!(img.bytes().await.expect("bytes"), PNG);
 }
 
-#[tokio::test]
-async fn json_clients_get_201_with_name_and_url_and_clashes_get_new_names() {
+async fn json_clients_get_201_with_name_and_url_and_clashes_get_new_names(app: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = start(dir.path());
+    let app = start(app, dir.path());
     let http = client();
     let mut names = Vec::new();
     for _ in 0..2 {
@@ -104,10 +132,9 @@ async fn json_clients_get_201_with_name_and_url_and_clashes_get_new_names() {
     );
 }
 
-#[tokio::test]
-async fn bad_uploads_are_refused_and_store_nothing() {
+async fn bad_uploads_are_refused_and_store_nothing(app: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = start(dir.path());
+    let app = start(app, dir.path());
     let http = client();
     let not_image = http
         .post(app.url("/upload"))
@@ -136,11 +163,10 @@ async fn bad_uploads_are_refused_and_store_nothing() {
     assert_eq!(stored, 0, "a refused upload left a file");
 }
 
-#[tokio::test]
-async fn hostile_or_missing_names_are_404_without_echo() {
+async fn hostile_or_missing_names_are_404_without_echo(app: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("secret.txt"), "outside media").expect("write");
-    let app = start(dir.path());
+    let app = start(app, dir.path());
     let http = client();
     for path in [
         "/media/..%2fsecret.txt",
@@ -161,10 +187,9 @@ async fn hostile_or_missing_names_are_404_without_echo() {
     }
 }
 
-#[tokio::test]
-async fn static_css_is_published_at_start_and_served() {
+async fn static_css_is_published_at_start_and_served(app: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = start(dir.path());
+    let app = start(app, dir.path());
     let res = client()
         .get(app.url("/static/photos/app.css"))
         .send()
@@ -180,11 +205,10 @@ async fn static_css_is_published_at_start_and_served() {
     assert!(css.contains(".gallery"));
 }
 
-#[tokio::test]
-async fn a_client_that_goes_away_mid_upload_leaves_nothing() {
+async fn a_client_that_goes_away_mid_upload_leaves_nothing(app: &str) {
     use tokio::io::AsyncWriteExt;
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = start(dir.path());
+    let app = start(app, dir.path());
     let boundary = "XBOUNDARYX";
     let head = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n"
@@ -235,4 +259,104 @@ async fn a_client_that_goes_away_mid_upload_leaves_nothing() {
         .await
         .expect("html");
     assert!(page.contains("No photos yet"), "{page}");
+}
+
+async fn served_photos_have_validators_ranges_and_head_over_the_wire(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(app, dir.path());
+    let http = client();
+    let res = http
+        .post(app.url("/upload"))
+        .multipart(form("sun.png", PNG))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let url = app.url("/media/photos/sun.png");
+
+    let head = http.head(&url).send().await.expect("head");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.headers()["content-length"],
+        PNG.len().to_string().as_str()
+    );
+    assert_eq!(head.headers()["accept-ranges"], "bytes");
+    let etag = head.headers()["etag"].to_str().expect("etag").to_owned();
+    assert!(head.bytes().await.expect("no body").is_empty());
+
+    let cached = http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("revalidate");
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(cached.headers()["etag"], etag.as_str());
+
+    let part = http
+        .get(&url)
+        .header("range", "bytes=1-3")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 1-3/{}", PNG.len()).as_str()
+    );
+    assert_eq!(part.bytes().await.expect("bytes"), &PNG[1..4]);
+
+    let beyond = http
+        .get(&url)
+        .header("range", "bytes=9999-")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(beyond.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        beyond.headers()["content-range"],
+        format!("bytes */{}", PNG.len()).as_str()
+    );
+}
+
+async fn an_upload_over_the_limit_is_413_and_leaves_nothing(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limit = 1 << 20;
+    let app = Server::start(
+        &example(app),
+        dir.path(),
+        &[("PHOTOS_UPLOAD_LIMIT", &limit.to_string())],
+    );
+    let big = vec![0x42u8; 3 * limit];
+    let res = client()
+        .post(app.url("/upload"))
+        .multipart(Form::new().part("file", Part::bytes(big).file_name("big.png")))
+        .send()
+        .await
+        .expect("the answer arrives, not a reset");
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let text = res.text().await.expect("text");
+    assert!(
+        text.contains("big.png") && text.contains(&limit.to_string()),
+        "{text}"
+    );
+    let photos = dir.path().join("media/photos");
+    let left: Vec<_> = std::fs::read_dir(&photos)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let exact = vec![0x42u8; limit];
+    let res = client()
+        .post(app.url("/upload"))
+        .multipart(Form::new().part("file", Part::bytes(exact).file_name("exact.png")))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        std::fs::metadata(photos.join("exact.png"))
+            .expect("stored")
+            .len(),
+        limit as u64
+    );
 }

@@ -1,0 +1,146 @@
+//! What the two photo apps (axum and actix-web) share: settings, the upload rules and the gallery page. Each app
+//! only wires these to its framework.
+
+use std::sync::Arc;
+
+use storages::web::{ServeOptions, UploadOptions};
+use storages::{Error, Metadata, Name, Storage, StorageExt};
+
+/// Uploads are kept under this directory of the media storage.
+pub const PHOTOS: &str = "photos";
+/// The stylesheet published to the static storage.
+pub const CSS_NAME: &str = "photos/app.css";
+pub const CSS: &str = include_str!("app.css");
+/// The largest photo accepted by default, in bytes (`PHOTOS_UPLOAD_LIMIT` sets another).
+const UPLOAD_LIMIT: u64 = 1 << 30;
+/// The types the gallery shows.
+pub const IMAGE_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+];
+
+/// `--port N`, else `PORT`, else 8000.
+pub fn port() -> Result<u16, Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let given = match args.iter().position(|a| a == "--port") {
+        Some(i) => Some(args.get(i + 1).ok_or("--port needs a number")?.clone()),
+        None => std::env::var("PORT").ok(),
+    };
+    Ok(match given {
+        Some(p) => p.parse().map_err(|_| format!("invalid port `{p}`"))?,
+        None => 8000,
+    })
+}
+
+/// The upload rules: the form's `file` field, one image per request, into `photos/`.
+pub fn upload_options() -> Result<UploadOptions, Box<dyn std::error::Error>> {
+    let limit = match std::env::var("PHOTOS_UPLOAD_LIMIT") {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("invalid PHOTOS_UPLOAD_LIMIT `{v}`"))?,
+        Err(_) => UPLOAD_LIMIT,
+    };
+    Ok(UploadOptions::new()
+        .field("file")
+        .directory(Name::new(PHOTOS)?)
+        .max_files(1)
+        .max_file_size(limit)
+        .allow_types(IMAGE_TYPES.iter().copied()))
+}
+
+/// How media is served: uploads are never run as active content; storage errors are logged.
+pub fn media_serving() -> ServeOptions {
+    ServeOptions::media().on_error(log_serving_error)
+}
+
+/// How static files are served: inline, hashed names immutable, precompressed siblings.
+pub fn static_serving() -> ServeOptions {
+    ServeOptions::static_files().on_error(log_serving_error)
+}
+
+fn log_serving_error(name: &Name, error: &Error) {
+    eprintln!("photos: serving {name} failed: {error}");
+}
+
+/// Publishes the stylesheet to the static storage (at every start, replacing the last one).
+pub async fn publish_css(statics: &dyn Storage) -> Result<(), Error> {
+    statics
+        .save_with(CSS_NAME, CSS, storages::SaveOptions::overwrite())
+        .await
+        .map(drop)
+}
+
+/// The gallery page: the newest photos first, linked by the media storage's URLs.
+pub async fn gallery(
+    media: &Arc<dyn Storage>,
+    statics: &Arc<dyn Storage>,
+) -> Result<String, Error> {
+    let mut photos: Vec<Metadata> = media
+        .list_all(PHOTOS)
+        .await?
+        .into_iter()
+        .filter(|m| {
+            // Object listings carry no content type: the name tells it as it did when the photo was saved.
+            let content_type = m
+                .content_type
+                .clone()
+                .unwrap_or_else(|| storages::guess_content_type(&m.name));
+            IMAGE_TYPES.contains(&content_type.as_str())
+        })
+        .collect();
+    photos.sort_by(|a, b| {
+        b.modified
+            .cmp(&a.modified)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let mut figures = String::new();
+    for photo in &photos {
+        let url = media.url(&photo.name, &Default::default()).await?;
+        figures.push_str(&format!(
+            "<figure><img src=\"{}\" alt=\"{}\" loading=\"lazy\"><figcaption>{}</figcaption></figure>\n",
+            escape(&url),
+            escape(photo.name.file_name()),
+            escape(photo.name.file_name()),
+        ));
+    }
+    if photos.is_empty() {
+        figures.push_str("<p class=\"empty\">No photos yet: upload the first one.</p>");
+    }
+    let css = statics.public_url(CSS_NAME).await?;
+    Ok(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Photos</title>\
+         <link rel=\"stylesheet\" href=\"{}\"></head><body>\n<h1>Photos</h1>\n\
+         <form action=\"/upload\" method=\"post\" enctype=\"multipart/form-data\">\
+         <input type=\"file\" name=\"file\" accept=\"image/*\" required> <button type=\"submit\">Upload</button></form>\n\
+         <section class=\"gallery\">\n{figures}</section>\n</body></html>\n",
+        escape(&css)
+    ))
+}
+
+/// Whether the client asked for JSON (`Accept: application/json`) rather than a page.
+pub fn wants_json(accept: Option<&str>) -> bool {
+    accept.is_some_and(|v| v.contains("application/json"))
+}
+
+/// The JSON a JSON client gets for a stored upload.
+pub async fn uploaded_json(media: &dyn Storage, name: &Name) -> Result<serde_json::Value, Error> {
+    let url = media.url(name, &Default::default()).await?;
+    Ok(serde_json::json!({ "name": name.as_str(), "url": url }))
+}
+
+/// Logs a storage error and says only that the storage failed.
+pub fn internal(e: &Error) -> &'static str {
+    eprintln!("photos: {e}");
+    "the storage failed; see the server log"
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

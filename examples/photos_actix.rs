@@ -1,0 +1,89 @@
+//! The photo app on actix-web: the twin of `photos.rs` (axum), with the same routes and behaviour, sharing
+//! `photos/page.rs`; only the wiring differs.
+//!
+//! Run it with `cargo run --features actix --example photos_actix` (then open http://127.0.0.1:8000); `PORT`,
+//! `--port`, `PHOTOS_UPLOAD_LIMIT` and the `STORAGES_*` variables work as for `photos`.
+
+#[path = "photos/page.rs"]
+mod page;
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use storages::web::UploadTarget;
+use storages::web::actix::{Upload, direct_upload, serve_storage};
+use storages::{Storage, Storages};
+
+#[derive(Clone)]
+struct Photos {
+    media: Arc<dyn Storage>,
+    statics: Arc<dyn Storage>,
+}
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port = page::port()?;
+    let storages = Storages::from_env()?;
+    let (media, statics) = (storages.media()?, storages.static_files()?);
+    page::publish_css(&*statics).await?;
+    let uploads = UploadTarget::new(media.clone(), page::upload_options()?);
+    let photos = Photos { media, statics };
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(photos.clone()))
+            .app_data(uploads.clone())
+            .route("/", web::get().to(gallery))
+            .route("/upload", web::post().to(upload))
+            .service(direct_upload("/upload/direct", uploads.clone()))
+            .service(serve_storage(
+                "/media",
+                photos.media.clone(),
+                page::media_serving(),
+            ))
+            .service(serve_storage(
+                "/static",
+                photos.statics.clone(),
+                page::static_serving(),
+            ))
+    })
+    .workers(2)
+    .bind(("127.0.0.1", port))?;
+    for addr in server.addrs() {
+        println!("photos: listening on http://{addr}");
+    }
+    server.run().await?;
+    Ok(())
+}
+
+async fn gallery(photos: web::Data<Photos>) -> HttpResponse {
+    match page::gallery(&photos.media, &photos.statics).await {
+        Ok(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(e) => HttpResponse::InternalServerError().body(page::internal(&e)),
+    }
+}
+
+/// The photo is already stored when this runs: the extractor streamed it into media.
+async fn upload(
+    photos: web::Data<Photos>,
+    request: HttpRequest,
+    Upload(received): Upload,
+) -> HttpResponse {
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    if !page::wants_json(accept) {
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/"))
+            .finish();
+    }
+    let stored = &received.files[0].name;
+    match page::uploaded_json(&*photos.media, stored).await {
+        Ok(json) => HttpResponse::Created().json(json),
+        Err(e) => HttpResponse::InternalServerError().body(page::internal(&e)),
+    }
+}

@@ -1,0 +1,44 @@
+//! Web integration: serve files from any [`Storage`](crate::Storage) and stream uploads into one, written once
+//! for every framework (feature `web`), with thin adapters for [axum](self::axum) (feature `axum`) and
+//! [actix-web](self::actix) (feature `actix`).
+//!
+//! The core speaks the `http` crate's types: [`serve`] takes a method, the request headers and the
+//! percent-encoded name after the mount point, and answers an [`http::Response`] whose [`Body`] each adapter turns
+//! into its framework's body; [`receive_multipart`] takes the request's `Content-Type` and its body as a stream of
+//! `Bytes`. So preconditions, ranges, caching and safety headers, and every upload rule, behave the same in every
+//! framework.
+//!
+//! - Serving ([`serve`], [`ServeOptions`]): strong `ETag`, `Last-Modified`, RFC 9110 preconditions in order,
+//!   one byte range (`206`/`416`), `HEAD`, `X-Content-Type-Options: nosniff`, active content as an attachment
+//!   for media, immutable caching of hashed static names, precompressed `.br`/`.gz` siblings, plain `404`s that
+//!   never echo the path, and for object storage a choice between proxying and a `302` to the storage's URL
+//!   ([`Delivery`]).
+//! - Uploads ([`receive_multipart`], [`UploadOptions`], [`UploadTarget`]): each file streamed into `save` as it
+//!   arrives, a per-file size limit (`413`, nothing stored), allowed types and extensions, names cleaned with
+//!   [`valid_file_name`](crate::valid_file_name); and [`direct_upload`], which answers a browser with a presigned
+//!   `PUT` into object storage.
+
+mod body;
+mod direct;
+mod encoding;
+mod preconditions;
+mod range;
+mod serve;
+mod upload;
+
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use self::body::Body;
+pub use self::direct::{
+    DirectUploadRequest, DirectUploadTicket, direct_upload, direct_upload_response,
+};
+pub use self::encoding::Encoding;
+pub use self::serve::{
+    Delivery, IMMUTABLE, ServeOptions, is_active_content, is_hashed_name, not_found, serve,
+};
+pub use self::upload::{
+    Received, UploadError, UploadOptions, UploadTarget, Uploaded, receive_multipart,
+};
