@@ -1,0 +1,682 @@
+//! `collectstatic`: publish static assets from source directories to any storage, as Django's `collectstatic` does,
+//! and with `manifest` as its `ManifestStaticFilesStorage` (hashed copies, rewritten references, `staticfiles.json`),
+//! skipping every file whose content is already there.
+//!
+//! One run: find the source files (the first source with a name wins); list the target once while the CSS and JS
+//! are read, and check their references (a missing file or a cycle fails the run before anything changes); then,
+//! `jobs` files at a time, read and hash each file, compare it and its hashed copy with the listing by size and
+//! content hash, and upload what differs; then rewrite the CSS and JS (their hashes depend on the files they
+//! reference) and upload their hashed copies; the manifest last; and remove what is stale.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use storages::collect::{CollectOptions, Manifest, Source, collect};
+//! use storages::{CommonOptions, MemoryStorage, Storage};
+//! let assets = tempfile::tempdir()?;
+//! std::fs::create_dir(assets.path().join("img"))?;
+//! std::fs::write(assets.path().join("img/logo.png"), b"\x89PNG")?;
+//! std::fs::write(assets.path().join("app.css"), "h1 { background: url(img/logo.png) }")?;
+//!
+//! let target: Arc<dyn Storage> = Arc::new(MemoryStorage::with_options(CommonOptions {
+//!     base_url: Some("/static/".into()),
+//!     ..CommonOptions::default()
+//! }));
+//! let mut options = CollectOptions::default();
+//! options.manifest = true;
+//! let report = collect(&[Source::new(assets.path())], &*target, &options).await?;
+//! // Two originals and staticfiles.json copied; two hashed copies.
+//! assert_eq!((report.copied, report.post_processed), (3, 2));
+//!
+//! let manifest = Manifest::load(&target).await?;
+//! assert!(manifest.static_url("app.css").await?.starts_with("/static/app."));
+//! # Ok(()) }
+//! ```
+
+mod compress;
+mod error;
+mod ignore;
+mod manifest;
+mod plan;
+mod postprocess;
+mod pyurl;
+mod report;
+mod sources;
+mod sync;
+
+#[cfg(feature = "cli")]
+pub mod command;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use storages_core::{CHUNK_SIZE, Metadata, Name, Storage};
+
+pub use self::compress::Compression;
+pub use self::error::{CollectError, MissingReference};
+pub use self::ignore::DEFAULT_IGNORE;
+pub use self::manifest::{MANIFEST_NAME, MANIFEST_VERSION, Manifest};
+pub use self::report::Report;
+pub use self::sources::{Duplicate, Source};
+
+use self::plan::{Body, Kind, Output};
+use self::report::Progress;
+use self::sources::{Digest16, SourceFile, hash_reader, md5_of};
+
+/// The `Cache-Control` of hashed copies: their content never changes under their name.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// Which target files a collection removes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Clear {
+    /// None: files that are not part of the collection stay.
+    #[default]
+    Keep,
+    /// Those that are not part of this collection, after the uploads (`--clear`).
+    Stale,
+    /// All of them, before anything is uploaded, as Django's `--clear` (`--clear-all`).
+    All,
+}
+
+/// Asked before anything is deleted, with the number of files to delete: `true` goes ahead.
+pub type Confirm = Arc<dyn Fn(usize) -> bool + Send + Sync>;
+
+/// How [`collect`] works. Start from `CollectOptions::default()` and set what differs.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct CollectOptions {
+    /// Publish hashed copies, rewrite references and write `staticfiles.json` (Django's
+    /// `ManifestStaticFilesStorage`).
+    pub manifest: bool,
+    /// Change nothing; the report says what would be done.
+    pub dry_run: bool,
+    /// Which target files to remove.
+    pub clear: Clear,
+    /// Ignore Django's default patterns `CVS`, `.*` and `*~`.
+    pub default_ignore: bool,
+    /// More patterns to ignore (fnmatch style: `*.scss`, `vendor/*/test`).
+    pub ignore: Vec<String>,
+    /// Uploads (and stored-file checks) in flight at once; `None`: [`default_jobs`] for the target.
+    pub jobs: Option<usize>,
+    /// Compressed siblings to publish.
+    pub compress: Vec<Compression>,
+    /// A reference to a missing file is an error (otherwise it is kept unchanged and reported).
+    pub strict: bool,
+    /// Publish only the hashed copies (and the manifest), not the files under their own names.
+    pub keep_only_hashed: bool,
+    /// `Cache-Control` for everything but hashed copies (`None`: the storage's `cache_control`). Hashed copies get
+    /// [`IMMUTABLE`].
+    pub cache_control: Option<String>,
+    /// The URL prefix root-relative references are resolved under (Django's `STATIC_URL`); `None`: the target's
+    /// `base_url`.
+    pub static_url: Option<String>,
+    /// Passes over CSS/JS after the first before giving up on references that keep changing (Django: 5).
+    pub max_passes: usize,
+    /// Show a progress bar on standard error (the caller checks that it is a terminal).
+    pub progress: bool,
+    /// Asked before any deletion; `None` deletes without asking.
+    pub confirm: Option<Confirm>,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        Self {
+            manifest: false,
+            dry_run: false,
+            clear: Clear::Keep,
+            default_ignore: true,
+            ignore: Vec::new(),
+            jobs: None,
+            compress: Vec::new(),
+            strict: true,
+            keep_only_hashed: false,
+            cache_control: None,
+            static_url: None,
+            max_passes: 5,
+            progress: false,
+            confirm: None,
+        }
+    }
+}
+
+impl fmt::Debug for CollectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectOptions")
+            .field("manifest", &self.manifest)
+            .field("dry_run", &self.dry_run)
+            .field("clear", &self.clear)
+            .field("default_ignore", &self.default_ignore)
+            .field("ignore", &self.ignore)
+            .field("jobs", &self.jobs)
+            .field("compress", &self.compress)
+            .field("strict", &self.strict)
+            .field("keep_only_hashed", &self.keep_only_hashed)
+            .field("cache_control", &self.cache_control)
+            .field("static_url", &self.static_url)
+            .field("max_passes", &self.max_passes)
+            .field("progress", &self.progress)
+            .field("confirm", &self.confirm.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+/// Uploads in flight by default: many for object storage, where each request waits on the network; twice the cores
+/// for file systems.
+pub fn default_jobs(target: &dyn Storage) -> usize {
+    match target.backend() {
+        "s3" => 32,
+        _ => 2 * cores(),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// A source file, hashed.
+#[derive(Debug)]
+struct Collected {
+    name: Name,
+    path: PathBuf,
+    size: u64,
+    md5: Digest16,
+    /// The whole content, when it was read in one piece: files of at most one chunk, and CSS/JS to post-process.
+    content: Option<Bytes>,
+    /// Whether it is CSS/JS to post-process.
+    adjustable: bool,
+}
+
+/// What was published, for the report.
+#[derive(Debug, Default)]
+struct Tally {
+    uploaded: Vec<(String, Kind)>,
+    unchanged: usize,
+    bytes: u64,
+    /// Every name the collection publishes, uploaded or already there.
+    names: Vec<Name>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.uploaded.extend(other.uploaded);
+        self.unchanged += other.unchanged;
+        self.bytes += other.bytes;
+        self.names.extend(other.names);
+    }
+}
+
+/// What every step of a run shares.
+struct Run<'a> {
+    target: &'a dyn Storage,
+    options: &'a CollectOptions,
+    listing: HashMap<String, Metadata>,
+    jobs: usize,
+    progress: &'a Progress,
+    /// For the steps inside one file's task, which move the bar once per file.
+    quiet: Progress,
+}
+
+/// Collects `sources` (in order: the first file found for a name wins) into `target`. See the module docs.
+pub async fn collect(
+    sources: &[Source],
+    target: &dyn Storage,
+    options: &CollectOptions,
+) -> Result<Report, CollectError> {
+    let started = Instant::now();
+    if options.keep_only_hashed && !options.manifest {
+        return Err(CollectError::InvalidOption {
+            option: "--keep-only-hashed".into(),
+            reason: "it needs --manifest (without it there are no hashed copies)".into(),
+        });
+    }
+    if options.jobs == Some(0) {
+        return Err(CollectError::InvalidOption {
+            option: "--jobs".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    let jobs = options.jobs.unwrap_or_else(|| default_jobs(target));
+    let progress = Progress::new(options.progress);
+    let result = run(sources, target, options, jobs, &progress).await;
+    progress.finish();
+    let mut report = result?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// The steps, in an order that fails before changing anything where it can: references are checked before the
+/// first upload, and the manifest is uploaded after every file it names.
+async fn run(
+    sources: &[Source],
+    target: &dyn Storage,
+    options: &CollectOptions,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<Report, CollectError> {
+    let mut patterns: Vec<&str> = options.ignore.iter().map(String::as_str).collect();
+    if options.default_ignore {
+        patterns.extend(DEFAULT_IGNORE);
+    }
+    let ignore = ignore::IgnorePatterns::new(patterns);
+    let owned_sources = sources.to_vec();
+    let (files, duplicates) =
+        tokio::task::spawn_blocking(move || sources::find(&owned_sources, &ignore))
+            .await
+            .map_err(|e| join_error("the source directories", e))??;
+    let total = files.len();
+    let names: Vec<Name> = files.iter().map(|f| f.name.clone()).collect();
+    let (texts, others): (Vec<SourceFile>, Vec<SourceFile>) = files
+        .into_iter()
+        .partition(|f| options.manifest && postprocess::is_adjustable(f.name.as_str()));
+
+    // The one listing of the target, taken while the CSS/JS to post-process are read.
+    progress.stage("reading", texts.len());
+    let listing = async {
+        let listed: Vec<Metadata> = target.list(None).try_collect().await?;
+        Ok::<_, CollectError>(
+            listed
+                .into_iter()
+                .map(|m| (m.name.to_string(), m))
+                .collect::<HashMap<_, _>>(),
+        )
+    };
+    let read_texts = futures_util::stream::iter(texts.into_iter().map(|file| async {
+        let collected = read_and_hash(file, true).await;
+        progress.step();
+        collected
+    }))
+    .buffered(jobs.clamp(1, 2 * cores()))
+    .try_collect::<Vec<Collected>>();
+    let (listing, texts) = tokio::try_join!(listing, read_texts)?;
+    let settings = postprocess::Settings {
+        static_url: options
+            .static_url
+            .clone()
+            .or_else(|| target.options().base_url.clone()),
+        strict: options.strict,
+        max_passes: options.max_passes,
+    };
+    if options.manifest {
+        // Missing references and cycles depend on names only: found before anything is uploaded.
+        let mut inputs: Vec<postprocess::FileInput<'_>> = names
+            .iter()
+            .filter(|name| !postprocess::is_adjustable(name.as_str()))
+            .map(|name| postprocess::FileInput {
+                name: name.as_str(),
+                md5: [0; 16],
+                text: None,
+            })
+            .collect();
+        inputs.extend(texts.iter().map(text_input));
+        postprocess::validate(&inputs, &settings)?;
+    }
+
+    let mut run = Run {
+        target,
+        options,
+        listing,
+        jobs,
+        progress,
+        quiet: Progress::new(false),
+    };
+    let mut report = Report {
+        duplicates,
+        dry_run: options.dry_run,
+        ..Report::default()
+    };
+    if options.clear == Clear::All {
+        let mut all: Vec<Name> = run.listing.values().map(|m| m.name.clone()).collect();
+        all.sort();
+        remove(&run, &all, &mut report).await?;
+        run.listing.clear();
+    }
+
+    // Every file under its own name, and as a hashed copy unless it waits for post-processing, `jobs` files at a
+    // time: read and hash, compare, upload.
+    progress.stage("publishing", total);
+    let items = texts.into_iter().map(Ok).chain(others.into_iter().map(Err));
+    let (mut collected, mut tally) =
+        futures_util::stream::iter(items.map(|item| publish(item, &run)))
+            .buffer_unordered(jobs)
+            .try_fold(
+                (Vec::new(), Tally::default()),
+                |(mut all, mut tally), (file, done)| async move {
+                    all.push(file);
+                    tally.add(done);
+                    Ok((all, tally))
+                },
+            )
+            .await?;
+
+    if options.manifest {
+        collected.sort_by(|a, b| a.name.cmp(&b.name));
+        let (collected, done) = tokio::task::spawn_blocking(move || {
+            let inputs: Vec<postprocess::FileInput<'_>> =
+                collected.iter().map(text_input).collect();
+            let done = postprocess::post_process(&inputs, &settings);
+            (collected, done)
+        })
+        .await
+        .map_err(|e| join_error("post-processing", e))?;
+        let done = done?;
+        report.missing = done.missing;
+        let mut paths = BTreeMap::new();
+        let mut outputs = Vec::new();
+        for ((file, hashed), rewritten) in collected.iter().zip(done.hashed).zip(done.rewritten) {
+            if let Some(text) = rewritten {
+                outputs.push(hashed_copy(file, &hashed, Body::Bytes(Bytes::from(text)))?);
+            }
+            paths.insert(file.name.to_string(), hashed);
+        }
+        let siblings = compress_outputs(&outputs, &options.compress, jobs, &run.quiet).await?;
+        outputs.extend(siblings);
+        tally.add(send(&run, outputs, jobs, "post-processing").await?);
+        let (bytes, _hash) = manifest::render(&paths);
+        let manifest = Output {
+            name: Name::new(MANIFEST_NAME).map_err(storages_core::Error::from)?,
+            size: bytes.len() as u64,
+            md5: md5_of(&bytes),
+            body: Body::Bytes(Bytes::from(bytes)),
+            kind: Kind::Manifest,
+            cache_control: options.cache_control.clone(),
+            content_addressed: false,
+        };
+        // Last, so that the manifest never names a file that is not stored yet.
+        tally.add(send(&run, vec![manifest], 1, "manifest").await?);
+    }
+
+    if options.clear == Clear::Stale {
+        let published: HashSet<&str> = tally.names.iter().map(Name::as_str).collect();
+        let mut stale: Vec<Name> = run
+            .listing
+            .values()
+            .filter(|m| !published.contains(m.name.as_str()))
+            .map(|m| m.name.clone())
+            .collect();
+        stale.sort();
+        remove(&run, &stale, &mut report).await?;
+    }
+
+    report.unchanged = tally.unchanged;
+    report.bytes_uploaded = tally.bytes;
+    for (name, kind) in tally.uploaded {
+        match kind {
+            Kind::Hashed => report.post_processed += 1,
+            Kind::Original | Kind::Manifest => report.copied += 1,
+        }
+        report.uploaded.push(name);
+    }
+    report.uploaded.sort();
+    Ok(report)
+}
+
+fn text_input(file: &Collected) -> postprocess::FileInput<'_> {
+    postprocess::FileInput {
+        name: file.name.as_str(),
+        md5: file.md5,
+        text: file
+            .adjustable
+            .then(|| {
+                file.content
+                    .as_deref()
+                    .and_then(|b| std::str::from_utf8(b).ok())
+            })
+            .flatten(),
+    }
+}
+
+/// One source file's task: read and hash it (unless read already), then publish it and, where it needs no
+/// post-processing, its hashed copy, with their compressed siblings. Keeps the content of CSS/JS only.
+async fn publish(
+    item: Result<Collected, SourceFile>,
+    run: &Run<'_>,
+) -> Result<(Collected, Tally), CollectError> {
+    let mut file = match item {
+        Ok(read) => read,
+        Err(unread) => read_and_hash(unread, false).await?,
+    };
+    let options = run.options;
+    let body = match &file.content {
+        Some(bytes) => Body::Bytes(bytes.clone()),
+        None => Body::File(file.path.clone()),
+    };
+    let mut outputs = Vec::new();
+    if !options.keep_only_hashed {
+        outputs.push(Output {
+            name: file.name.clone(),
+            body: body.clone(),
+            size: file.size,
+            md5: file.md5,
+            kind: Kind::Original,
+            cache_control: options.cache_control.clone(),
+            content_addressed: false,
+        });
+    }
+    if options.manifest && !file.adjustable {
+        let hashed = postprocess::hashed_name_of(file.name.as_str(), &file.md5);
+        outputs.push(hashed_copy(&file, &hashed, body)?);
+    }
+    let siblings = compress_outputs(&outputs, &options.compress, 1, &run.quiet).await?;
+    outputs.extend(siblings);
+    let parallel = outputs.len();
+    let done = send(run, outputs, parallel, "").await?;
+    if !file.adjustable {
+        file.content = None;
+    }
+    run.progress.step();
+    Ok((file, done))
+}
+
+/// Compares `outputs` with the listing and uploads those that differ (unless dry-running), `jobs` at a time;
+/// `stage` names the progress bar's stage (none for the steps of one file's task).
+async fn send(
+    run: &Run<'_>,
+    outputs: Vec<Output>,
+    jobs: usize,
+    stage: &'static str,
+) -> Result<Tally, CollectError> {
+    let progress = if stage.is_empty() {
+        &run.quiet
+    } else {
+        run.progress
+    };
+    let names = outputs.iter().map(|o| o.name.clone()).collect();
+    let decided = plan::decide(outputs, &run.listing, run.target, jobs, &run.quiet).await?;
+    if !run.options.dry_run {
+        progress.stage(stage, decided.upload.len());
+        sync::upload(run.target, &decided.upload, jobs, progress).await?;
+    }
+    Ok(Tally {
+        bytes: decided.upload.iter().map(|o| o.size).sum(),
+        uploaded: decided
+            .upload
+            .iter()
+            .map(|o| (o.name.to_string(), o.kind))
+            .collect(),
+        unchanged: decided.unchanged.len(),
+        names,
+    })
+}
+
+/// Removes `names` after confirmation (none asked in a dry run), and reports them.
+async fn remove(run: &Run<'_>, names: &[Name], report: &mut Report) -> Result<(), CollectError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    if !run.options.dry_run {
+        if let Some(confirm) = &run.options.confirm {
+            if !confirm(names.len()) {
+                return Err(CollectError::Cancelled(format!(
+                    "{} file(s) would have been deleted",
+                    names.len()
+                )));
+            }
+        }
+        run.progress.stage("deleting", names.len());
+        sync::delete(run.target, names, run.jobs, run.progress).await?;
+    }
+    report.deleted += names.len();
+    report.removed.extend(names.iter().map(Name::to_string));
+    report.removed.sort();
+    Ok(())
+}
+
+/// The hashed copy of `file` under `hashed`, immutable for caches.
+fn hashed_copy(file: &Collected, hashed: &str, body: Body) -> Result<Output, CollectError> {
+    let name = Name::new(hashed).map_err(|e| CollectError::InvalidHashedName {
+        name: file.name.to_string(),
+        source: e,
+    })?;
+    let (size, md5) = match &body {
+        Body::Bytes(bytes) if file.adjustable => (bytes.len() as u64, md5_of(bytes)),
+        _ => (file.size, file.md5),
+    };
+    Ok(Output {
+        name,
+        body,
+        size,
+        md5,
+        kind: Kind::Hashed,
+        cache_control: Some(IMMUTABLE.to_owned()),
+        content_addressed: true,
+    })
+}
+
+/// Reads and hashes `file` on a blocking thread: in one piece when it is CSS/JS to post-process (text the tool
+/// rewrites, read whole as Django does) or no larger than one chunk (what streaming it would hold anyway), streamed
+/// through the hash otherwise.
+async fn read_and_hash(file: SourceFile, post_process: bool) -> Result<Collected, CollectError> {
+    let path = file.path.clone();
+    tokio::task::spawn_blocking(move || {
+        let read_error = |e| CollectError::Read {
+            path: file.path.clone(),
+            source: e,
+        };
+        let mut opened = std::fs::File::open(&file.path).map_err(read_error)?;
+        let len = opened.metadata().map_err(read_error)?.len();
+        if post_process || len <= CHUNK_SIZE as u64 {
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
+            std::io::Read::read_to_end(&mut opened, &mut bytes).map_err(read_error)?;
+            if post_process && std::str::from_utf8(&bytes).is_err() {
+                return Err(CollectError::NotText {
+                    name: file.name.to_string(),
+                    path: file.path,
+                });
+            }
+            return Ok(Collected {
+                name: file.name,
+                path: file.path,
+                size: bytes.len() as u64,
+                md5: md5_of(&bytes),
+                content: Some(Bytes::from(bytes)),
+                adjustable: post_process,
+            });
+        }
+        let (size, md5) = hash_reader(&mut opened).map_err(read_error)?;
+        Ok(Collected {
+            name: file.name,
+            path: file.path,
+            size,
+            md5,
+            content: None,
+            adjustable: false,
+        })
+    })
+    .await
+    .map_err(|e| join_error(&path.display().to_string(), e))?
+}
+
+/// The compressed siblings of `outputs` that pay, each distinct content compressed once, on blocking threads.
+async fn compress_outputs(
+    outputs: &[Output],
+    kinds: &[Compression],
+    jobs: usize,
+    progress: &Progress,
+) -> Result<Vec<Output>, CollectError> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut kinds = kinds.to_vec();
+    kinds.sort();
+    kinds.dedup();
+    let candidates: Vec<&Output> = outputs
+        .iter()
+        .filter(|o| {
+            o.kind != Kind::Manifest && o.size > 0 && compress::worth_trying(o.name.as_str())
+        })
+        .collect();
+    // One job per distinct content and compression.
+    let mut work: Vec<(Digest16, Compression, Body)> = Vec::new();
+    let mut planned = HashSet::new();
+    for output in &candidates {
+        for &kind in &kinds {
+            if planned.insert((output.md5, kind)) {
+                work.push((output.md5, kind, output.body.clone()));
+            }
+        }
+    }
+    progress.stage("compressing", work.len());
+    let parallel = jobs.clamp(1, cores());
+    let done: Vec<((Digest16, Compression), Bytes)> =
+        futures_util::stream::iter(work.into_iter().map(|(md5, kind, body)| async move {
+            let compressed = tokio::task::spawn_blocking(move || match &body {
+                Body::File(path) => {
+                    std::fs::File::open(path).and_then(|f| compress::compress(kind, f))
+                }
+                Body::Bytes(bytes) => compress::compress(kind, &bytes[..]),
+            })
+            .await
+            .map_err(|e| join_error("compression", e))?
+            .map_err(|e| CollectError::Compress {
+                name: format!("content {}", sources::hex(&md5)),
+                source: e,
+            })?;
+            progress.step();
+            Ok::<_, CollectError>(((md5, kind), Bytes::from(compressed)))
+        }))
+        .buffer_unordered(parallel)
+        .try_collect()
+        .await?;
+    let done: HashMap<(Digest16, Compression), Bytes> = done.into_iter().collect();
+    let mut siblings = Vec::new();
+    for output in candidates {
+        for &kind in &kinds {
+            let Some(bytes) = done.get(&(output.md5, kind)) else {
+                continue;
+            };
+            if !compress::pays(output.size, bytes.len() as u64) {
+                continue;
+            }
+            let name = Name::new(format!("{}{}", output.name, kind.suffix())).map_err(|e| {
+                CollectError::InvalidHashedName {
+                    name: output.name.to_string(),
+                    source: e,
+                }
+            })?;
+            siblings.push(Output {
+                name,
+                md5: md5_of(bytes),
+                size: bytes.len() as u64,
+                body: Body::Bytes(bytes.clone()),
+                kind: output.kind,
+                cache_control: output.cache_control.clone(),
+                content_addressed: false,
+            });
+        }
+    }
+    Ok(siblings)
+}
+
+fn join_error(what: &str, e: tokio::task::JoinError) -> CollectError {
+    CollectError::Read {
+        path: PathBuf::from(what),
+        source: std::io::Error::other(e),
+    }
+}
