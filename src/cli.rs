@@ -1,4 +1,5 @@
-//! The `storages` command: list, put, get, remove, link and check files in any storage.
+//! The `storages` command: list, put, get, remove, link and check files in any storage, and clean up after
+//! crashed writers.
 //!
 //! STORAGE is a settings URL (anything with a `:`) or an alias from the environment (`media`, `static`, ...).
 //! Exit status: 0 on success, 1 when the storage fails (one line on stderr says why), 2 on bad usage (unknown
@@ -85,6 +86,18 @@ enum Command {
         /// Settings URLs or aliases.
         storages: Vec<String>,
     },
+    /// Remove the temporary files that crashed writers left in a file: or nfs: storage, once older than AGE, and
+    /// nothing else; prints each file removed, then how many.
+    #[cfg(any(feature = "local", feature = "nfs"))]
+    Clean {
+        /// A settings URL or an alias.
+        storage: String,
+        /// Only files last written at least this long ago (1h, 30m, 90s, 2d): longer than any upload takes.
+        #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+        older_than: Duration,
+    },
+    /// Publish static assets to a storage, as Django's collectstatic (see `collectstatic --help`).
+    Collectstatic(crate::collect::command::CollectstaticArgs),
 }
 
 /// Why the command failed: bad usage (exit 2) or a storage error (exit 1).
@@ -97,6 +110,17 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         match e {
             Error::InvalidName(_) | Error::Config(_) => Self::Usage(e.to_string()),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::collect::CollectError> for Failure {
+    fn from(e: crate::collect::CollectError) -> Self {
+        use crate::collect::CollectError as E;
+        match e {
+            E::Storage(e) => e.into(),
+            E::InvalidSource { .. } | E::InvalidOption { .. } => Self::Usage(e.to_string()),
             other => Self::Storage(other.to_string()),
         }
     }
@@ -168,6 +192,15 @@ async fn execute(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Check { storages } => check(storages).await,
+        #[cfg(any(feature = "local", feature = "nfs"))]
+        Command::Clean {
+            storage,
+            older_than,
+        } => clean(&storage, older_than).await,
+        Command::Collectstatic(args) => {
+            crate::collect::command::run(&args, &*open(&args.to)?).await?;
+            Ok(())
+        }
     }
 }
 
@@ -323,6 +356,56 @@ async fn get(storage: &dyn Storage, name: &str, file: Option<&Path>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Cleaning is the backend's (`clean_temp_files`); this picks the backend, prints what it removed and reports
+/// entries it could not handle as `FAIL` lines and exit status 1. Never creates a root.
+#[cfg(any(feature = "local", feature = "nfs"))]
+async fn clean(arg: &str, older_than: Duration) -> Result<(), Failure> {
+    use crate::settings::Backend;
+    let settings = Settings::parse(&url_of(arg, &configured_urls(std::env::vars())?)?)?;
+    let report = match settings.backend() {
+        #[cfg(feature = "local")]
+        Backend::Local(config) => {
+            let mut hooks = storages_local::Hooks::default();
+            hooks.create_root = false;
+            let storage = storages_local::LocalStorage::with_hooks(config.clone(), hooks)?;
+            storage.clean_temp_files(older_than).await?
+        }
+        #[cfg(feature = "nfs")]
+        Backend::Nfs(config) => {
+            let storage = storages_nfs::NfsStorage::new(config.clone())?;
+            storage.clean_temp_files(older_than).await?
+        }
+        _ => {
+            return Err(Failure::Usage(format!(
+                "{settings} keeps no temporary files: clean works on file: and nfs: storages"
+            )));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for removed in &report.removed {
+        let age = humantime::format_duration(Duration::from_secs(removed.age.as_secs()));
+        let _ = writeln!(
+            out,
+            "removed {}  ({} bytes, {age} old)",
+            removed.path.display(),
+            removed.size
+        );
+    }
+    for failed in &report.failed {
+        let _ = writeln!(out, "FAIL  {failed}");
+    }
+    let _ = writeln!(out, "{} temporary file(s) removed", report.removed.len());
+    let _ = out.flush();
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Storage(format!(
+            "{} entries could not be cleaned",
+            report.failed.len()
+        )))
+    }
 }
 
 async fn check(args: Vec<String>) -> Result<(), Failure> {

@@ -3,6 +3,7 @@
 //! ```text
 //! file:///srv/media?base_url=/media/&file_mode=644&dir_mode=755   absolute path
 //! file:media?base_url=/media/                                      relative to the working directory
+//! nfs:///mnt/share/media?base_url=/media/&sentinel=.storages-share an NFS share mounted on every server
 //! memory://?base_url=/media/                                       in this process's memory
 //! ```
 //! Parsing is a pure function ([`Settings::parse`]): nothing is touched until [`Settings::build`]. Unknown schemes,
@@ -36,6 +37,12 @@ pub enum Backend {
     /// `file:`
     #[cfg(feature = "local")]
     Local(storages_local::LocalConfig),
+    /// `nfs://`
+    #[cfg(feature = "nfs")]
+    Nfs(storages_nfs::NfsConfig),
+    /// `s3://` and `minio://`
+    #[cfg(feature = "s3")]
+    S3(storages_s3::S3Config),
 }
 
 impl Settings {
@@ -78,14 +85,16 @@ impl Settings {
                 Backend::Memory(common)
             }
             "file" => file_backend(location, &options, &invalid)?,
-            "nfs" => {
-                return Err(ConfigError::BackendNotBuilt {
-                    backend: "nfs".into(),
-                });
-            }
+            "nfs" => nfs_backend(location, &options, &invalid)?,
+            #[cfg(feature = "s3")]
+            "s3" | "minio" => Backend::S3(storages_s3::S3Config::from_url(
+                &scheme, location, &options, &shown,
+            )?),
+            #[cfg(not(feature = "s3"))]
             "s3" | "minio" => {
-                return Err(ConfigError::BackendNotBuilt {
+                return Err(ConfigError::BackendNotEnabled {
                     backend: "s3".into(),
+                    feature: "s3".into(),
                 });
             }
             _ => {
@@ -109,15 +118,24 @@ impl Settings {
             Backend::Memory(common) => common,
             #[cfg(feature = "local")]
             Backend::Local(config) => &config.common,
+            #[cfg(feature = "nfs")]
+            Backend::Nfs(config) => &config.local.common,
+            #[cfg(feature = "s3")]
+            Backend::S3(config) => &config.common,
         }
     }
 
-    /// Opens the storage these settings describe (creating a local root when missing).
+    /// Opens the storage these settings describe (creating a `file:` root when missing; an `nfs:` root must exist
+    /// and pass the mount guard, or nothing is created).
     pub fn build(&self) -> Result<Arc<dyn Storage>> {
         Ok(match &self.backend {
             Backend::Memory(common) => Arc::new(MemoryStorage::with_options(common.clone())),
             #[cfg(feature = "local")]
             Backend::Local(config) => Arc::new(storages_local::LocalStorage::new(config.clone())?),
+            #[cfg(feature = "nfs")]
+            Backend::Nfs(config) => Arc::new(storages_nfs::NfsStorage::new(config.clone())?),
+            #[cfg(feature = "s3")]
+            Backend::S3(config) => Arc::new(storages_s3::S3Storage::new(config.clone())?),
         })
     }
 }
@@ -146,17 +164,70 @@ fn file_backend(
     if path.is_empty() {
         return Err(invalid("it names no directory"));
     }
+    let mut config = storages_local::LocalConfig::new(decoded_path(path, invalid)?);
+    for (option, value) in options {
+        config.set(option, value)?;
+    }
+    Ok(Backend::Local(config))
+}
+
+/// A URL's path, percent-decoded: UTF-8 without NUL bytes.
+#[cfg(any(feature = "local", feature = "nfs"))]
+fn decoded_path(path: &str, invalid: &dyn Fn(&str) -> ConfigError) -> Result<PathBuf, ConfigError> {
     let decoded = percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| invalid("the path is not UTF-8 once decoded"))?;
     if decoded.contains('\0') {
         return Err(invalid("the path contains a NUL byte"));
     }
-    let mut config = storages_local::LocalConfig::new(PathBuf::from(decoded.as_ref()));
+    Ok(PathBuf::from(decoded.as_ref()))
+}
+
+/// `nfs:///mnt/share/media`: the absolute path where the share is mounted on this server (the backend does not
+/// mount anything itself, so a server name has no place here).
+#[cfg(feature = "nfs")]
+fn nfs_backend(
+    location: &str,
+    options: &[(String, String)],
+    invalid: &dyn Fn(&str) -> ConfigError,
+) -> Result<Backend, ConfigError> {
+    let path = match location.strip_prefix("//") {
+        Some(authority_and_path) => {
+            let end = authority_and_path
+                .find('/')
+                .unwrap_or(authority_and_path.len());
+            let (host, path) = authority_and_path.split_at(end);
+            if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                return Err(invalid(&format!(
+                    "nfs URLs take no host (`{host}`): mount the share on this server and write nfs:///mount/point/path"
+                )));
+            }
+            path
+        }
+        None => location,
+    };
+    if !path.starts_with('/') {
+        return Err(invalid(
+            "nfs URLs take the absolute path of the mounted share: nfs:///mount/point/path",
+        ));
+    }
+    let mut config = storages_nfs::NfsConfig::new(decoded_path(path, invalid)?);
     for (option, value) in options {
         config.set(option, value)?;
     }
-    Ok(Backend::Local(config))
+    Ok(Backend::Nfs(config))
+}
+
+#[cfg(not(feature = "nfs"))]
+fn nfs_backend(
+    _location: &str,
+    _options: &[(String, String)],
+    _invalid: &dyn Fn(&str) -> ConfigError,
+) -> Result<Backend, ConfigError> {
+    Err(ConfigError::BackendNotEnabled {
+        backend: "nfs".into(),
+        feature: "nfs".into(),
+    })
 }
 
 #[cfg(not(feature = "local"))]

@@ -166,7 +166,15 @@ fn bad_usage_exits_2_and_storage_errors_exit_1_with_one_line() {
         (&["ls"], 2, "required"),
         (&["ls", "file:x?colour=red"], 2, "unknown option `colour`"),
         (&["ls", "ftp://x/y"], 2, "unknown storage scheme `ftp`"),
-        (&["ls", "s3://bucket"], 2, "backend `s3`"),
+        (
+            &["ls", "s3://?region=x"],
+            2,
+            if cfg!(feature = "s3") {
+                "names no bucket"
+            } else {
+                "backend `s3`"
+            },
+        ),
         (&["ls", "nosuchalias"], 2, "no storage named `nosuchalias`"),
         (
             &["get", "memory://", "../etc/passwd"],

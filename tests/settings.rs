@@ -190,9 +190,10 @@ fn settings_urls_parse_or_fail_naming_the_offender() {
         ),
         ("/srv/media", Error("it has no scheme")),
         ("media", Error("it has no scheme")),
-        ("s3://bucket/prefix", Error("backend `s3`")),
-        ("minio://ak:sk@host:9000/bucket", Error("backend `s3`")),
-        ("nfs:///mnt/share", Error("backend `nfs`")),
+        (
+            "nfs://server/export",
+            Error("nfs URLs take no host (`server`)"),
+        ),
         ("file:///m%00x", Error("NUL")),
     ];
     assert!(table.len() >= 25);
@@ -241,14 +242,8 @@ fn settings_urls_parse_or_fail_naming_the_offender() {
 }
 
 #[test]
-fn secrets_never_appear_in_errors_or_display() {
+fn redact_masks_passwords_and_secret_options() {
     let url = "minio://AKID:wJalrXUtnFEMI@host:9000/bucket?aws_secret_access_key=TOPSECRET&session_token=TOK";
-    let err = Settings::parse(url).expect_err("s3 is not built");
-    let shown = format!("{err} {err:?}");
-    for secret in ["wJalrXUtnFEMI", "TOPSECRET", "TOK"] {
-        assert!(!shown.contains(secret), "{shown}");
-        assert!(!redact(url).contains(secret), "{}", redact(url));
-    }
     assert_eq!(
         redact(url),
         "minio://AKID:***@host:9000/bucket?aws_secret_access_key=***&session_token=***"

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+#[cfg(feature = "nfs")]
+pub mod mount;
+pub mod s3;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,7 +29,7 @@ pub fn example(name: &str) -> PathBuf {
             .and_then(Path::file_name)
             .is_some_and(|p| p == "release");
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--examples"])
+        cmd.args(["build", "--quiet", "--examples", "--all-features"])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
         if release {
             cmd.arg("--release");
@@ -86,6 +90,11 @@ impl Server {
     /// The full URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The server's process id (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
