@@ -59,7 +59,64 @@ scenarios!(
     a_client_that_goes_away_mid_upload_leaves_nothing,
     served_photos_have_validators_ranges_and_head_over_the_wire,
     an_upload_over_the_limit_is_413_and_leaves_nothing,
+    after_collectstatic_the_page_links_the_hashed_css,
 );
+
+/// `storages collectstatic --manifest` into the app's static storage: the page then links the hashed name from
+/// `staticfiles.json`, served with immutable caching.
+async fn after_collectstatic_the_page_links_the_hashed_css(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let assets = dir.path().join("assets/photos");
+    std::fs::create_dir_all(&assets).expect("assets");
+    std::fs::write(assets.join("app.css"), "body { color: #123; }\n").expect("css");
+    let collected = std::process::Command::new(support::storages_bin())
+        .args([
+            "collectstatic",
+            "--source",
+            "assets",
+            "--manifest",
+            "--no-input",
+        ])
+        .current_dir(dir.path())
+        .env_remove("STORAGES_STATIC_URL")
+        .env_remove("STORAGES_CONFIG")
+        .output()
+        .expect("run collectstatic");
+    assert!(
+        collected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    let app = start(app, dir.path());
+    let page = client()
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let start = page
+        .find("href=\"/static/photos/app.")
+        .expect("a link to the CSS")
+        + "href=\"".len();
+    let href = page[start..].split('"').next().expect("href");
+    let hash = href
+        .trim_start_matches("/static/photos/app.")
+        .trim_end_matches(".css");
+    assert!(
+        hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "not a hashed name: {href}"
+    );
+    let css = client().get(app.url(href)).send().await.expect("css");
+    assert_eq!(css.status(), StatusCode::OK);
+    let cache = css.headers()["cache-control"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(cache.contains("immutable"), "{cache}");
+    assert_eq!(css.text().await.expect("text"), "body { color: #123; }\n");
+}
 
 async fn an_upload_lands_in_media_and_shows_in_the_gallery(app: &str) {
     let dir = tempfile::tempdir().expect("tempdir");

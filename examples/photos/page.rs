@@ -109,7 +109,15 @@ pub async fn gallery(
     if photos.is_empty() {
         figures.push_str("<p class=\"empty\">No photos yet: upload the first one.</p>");
     }
-    let css = statics.public_url(CSS_NAME).await?;
+    // The hashed name when `storages collectstatic --manifest` published the assets, the plain one otherwise.
+    let hashed = match storages::collect::Manifest::load(statics).await {
+        Ok(manifest) => manifest.static_url(CSS_NAME).await.ok(),
+        Err(_) => None,
+    };
+    let css = match hashed {
+        Some(url) => url,
+        None => statics.public_url(CSS_NAME).await?,
+    };
     Ok(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Photos</title>\
          <link rel=\"stylesheet\" href=\"{}\"></head><body>\n<h1>Photos</h1>\n\
