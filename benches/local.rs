@@ -29,12 +29,13 @@
 //! while its inode table block is dirty), and every file creation walks past each such inode of
 //! its block group, so deleting a round's 20,000 files would slow the next round's creations.
 
-use std::future::Future;
+mod common;
+use common::{BenchResult, best, concurrently, expect_size, peak_rss_kib, verbose};
+
 use std::io;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -42,9 +43,6 @@ use futures_util::stream::{self, Stream, TryStreamExt};
 use storages_core::{Content, StorageExt};
 use storages_local::{LocalConfig, LocalStorage};
 use tokio::io::AsyncWriteExt;
-
-type BenchError = Box<dyn std::error::Error + Send + Sync>;
-type BenchResult<T> = Result<T, BenchError>;
 
 /// How much work one run does: the full benchmark, or a smoke test when not run by `cargo bench`.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +65,6 @@ const SMOKE: Scale = Scale {
 
 const SMALL_SIZE: usize = 4 * 1024;
 const FILES_PER_DIR: usize = 100;
-const CONCURRENCY: usize = 32;
 const BIG_CHUNK: usize = 1 << 20;
 const BIG_NAME: &str = "big.bin";
 const CHILD_FLAG: &str = "--big-child";
@@ -263,16 +260,6 @@ async fn big_tokio(bytes: u64, dir: &Path) -> BenchResult<Duration> {
     Ok(elapsed)
 }
 
-/// This process's peak resident set size so far, in KiB.
-fn peak_rss_kib() -> BenchResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .ok_or("no VmHWM in /proc/self/status")?;
-    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
-}
-
 // ---- many small files ----
 
 /// One round's timings of one side.
@@ -407,52 +394,4 @@ async fn small_tokio(root: &Path, names: &Arc<[String]>, payload: &Bytes) -> Ben
     Ok(SmallRun { save, read })
 }
 
-/// Runs `job(0..count)` on `CONCURRENCY` tasks that each take the next index from a shared counter
-/// (as a server's request tasks would), and returns how long all of it took.
-async fn concurrently<F, Fut>(count: usize, job: F) -> BenchResult<Duration>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = BenchResult<()>> + Send + 'static,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let job = Arc::new(job);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY.min(count))
-        .map(|_| {
-            let (next, job) = (next.clone(), job.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        return Ok::<(), BenchError>(());
-                    }
-                    job(i).await?;
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
-    Ok(start.elapsed())
-}
-
 // ---- shared ----
-
-fn expect_size(name: &str, got: u64, want: u64) -> BenchResult<()> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("`{name}` holds {got} bytes, expected {want}").into())
-    }
-}
-
-/// Whether every round's numbers go to stderr too (`STORAGES_BENCH_VERBOSE=1`), to see how noisy
-/// the machine is.
-fn verbose() -> bool {
-    std::env::var_os("STORAGES_BENCH_VERBOSE").is_some()
-}
-
-fn best(times: Vec<Duration>) -> Duration {
-    times.into_iter().min().unwrap_or_default()
-}

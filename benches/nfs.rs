@@ -23,20 +23,18 @@
 //! Ratios are `nfs://`'s throughput over `file://`'s: 1.00x costs nothing, 0.50x takes twice as long.
 //! `STORAGES_BENCH_VERBOSE=1` prints every round to stderr as well.
 
-use std::future::Future;
+mod common;
+use common::{BenchError, BenchResult, best, concurrently, expect_size, peak_rss_kib, verbose};
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{self, TryStreamExt};
 use storages::{Content, Settings, Storage, StorageExt};
-
-type BenchError = Box<dyn std::error::Error + Send + Sync>;
-type BenchResult<T> = Result<T, BenchError>;
 
 /// How much work one run does: the full benchmark, or a smoke test when not run by `cargo bench`.
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +57,6 @@ const SMOKE: Scale = Scale {
 
 const SMALL_SIZE: usize = 4 * 1024;
 const FILES_PER_DIR: usize = 100;
-const CONCURRENCY: usize = 32;
 const BIG_CHUNK: usize = 1 << 20;
 const BIG_NAME: &str = "big.bin";
 const CHILD_FLAG: &str = "--big-child";
@@ -317,16 +314,6 @@ fn big_child(bytes: u64, url: &str) -> BenchResult<()> {
     Ok(())
 }
 
-/// This process's peak resident set size so far, in KiB.
-fn peak_rss_kib() -> BenchResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .ok_or("no VmHWM in /proc/self/status")?;
-    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
-}
-
 // ---- many small files ----
 
 /// One round's timings of one side.
@@ -417,51 +404,4 @@ async fn small_round(url: &str, names: &Arc<[String]>, payload: &Bytes) -> Bench
     Ok(SmallRun { save, read })
 }
 
-/// Runs `job(0..count)` on `CONCURRENCY` tasks that each take the next index from a shared counter (as a server's
-/// request tasks would), and returns how long all of it took.
-async fn concurrently<F, Fut>(count: usize, job: F) -> BenchResult<Duration>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = BenchResult<()>> + Send + 'static,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let job = Arc::new(job);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY.min(count))
-        .map(|_| {
-            let (next, job) = (next.clone(), job.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        return Ok::<(), BenchError>(());
-                    }
-                    job(i).await?;
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
-    Ok(start.elapsed())
-}
-
 // ---- shared ----
-
-fn expect_size(name: &str, got: u64, want: u64) -> BenchResult<()> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("`{name}` holds {got} bytes, expected {want}").into())
-    }
-}
-
-/// Whether every round's numbers go to stderr too (`STORAGES_BENCH_VERBOSE=1`).
-fn verbose() -> bool {
-    std::env::var_os("STORAGES_BENCH_VERBOSE").is_some()
-}
-
-fn best(times: Vec<Duration>) -> Duration {
-    times.into_iter().min().unwrap_or_default()
-}

@@ -28,11 +28,12 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::future::Future;
+mod common;
+use common::{BenchResult, CONCURRENCY, best, concurrently, expect_size, peak_rss_kib};
+
 use std::io;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -41,9 +42,6 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use storages::settings::{Backend, Settings};
 use storages::{Content, Name, S3Storage, SaveOptions, Storage, StorageExt, UrlOptions};
-
-type BenchError = Box<dyn std::error::Error + Send + Sync>;
-type BenchResult<T> = Result<T, BenchError>;
 
 /// How much work one run does: the full benchmark, or a smoke test when not run by `cargo bench`.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +72,6 @@ const SMOKE: Scale = Scale {
 };
 
 const SMALL_SIZE: usize = 4 * 1024;
-const CONCURRENCY: usize = 32;
 const BIG_CHUNK: usize = 1 << 20;
 const CDN: &str = "https://cdn.example.com/media/";
 
@@ -291,36 +288,6 @@ async fn run_small(
     .await
 }
 
-/// Runs `job(0..count)` on `CONCURRENCY` tasks that each take the next index from a shared counter (as a server's
-/// request tasks would), and returns how long all of it took.
-async fn concurrently<F, Fut>(count: usize, job: F) -> BenchResult<Duration>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = BenchResult<()>> + Send + 'static,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let job = Arc::new(job);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY.min(count))
-        .map(|_| {
-            let (next, job) = (next.clone(), job.clone());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
-                        return Ok::<(), BenchError>(());
-                    }
-                    job(i).await?;
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await??;
-    }
-    Ok(start.elapsed())
-}
-
 // ---- one big streamed save ----
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -510,16 +477,6 @@ fn cpu_time(pid: u32) -> BenchResult<Duration> {
     Ok(Duration::from_millis(ticks * 10))
 }
 
-/// This process's peak resident set size so far, in KiB.
-fn peak_rss_kib() -> BenchResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .ok_or("no VmHWM in /proc/self/status")?;
-    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
-}
-
 // ---- urls ----
 
 async fn urls(scale: Scale, url: &str) -> BenchResult<()> {
@@ -563,15 +520,3 @@ async fn urls(scale: Scale, url: &str) -> BenchResult<()> {
 }
 
 // ---- shared ----
-
-fn expect_size(name: &str, got: u64, want: u64) -> BenchResult<()> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("`{name}` holds {got} bytes, expected {want}").into())
-    }
-}
-
-fn best(times: Vec<Duration>) -> Duration {
-    times.into_iter().min().unwrap_or_default()
-}
