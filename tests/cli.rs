@@ -5,16 +5,21 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    Command::new(support::storages_bin())
+/// `storages ARGS` in `dir` with `envs` and none of the storage variables of the environment running the tests.
+fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(support::storages_bin());
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("STORAGES_CONFIG")
         .env_remove("STORAGES_MEDIA_URL")
         .env_remove("STORAGES_STATIC_URL")
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run storages")
+        .envs(envs.iter().copied());
+    command
+}
+
+fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    command(dir, args, envs).output().expect("run storages")
 }
 
 fn stdout(o: &Output) -> String {
@@ -289,4 +294,115 @@ fn concurrent_puts_from_many_processes_get_distinct_names() {
         8,
         "temporary files left"
     );
+}
+
+/// Runs `storages` like [`run`], but gives up (and fails) after 30 s instead of waiting forever.
+fn run_bounded(dir: &Path, args: &[&str]) -> Output {
+    let mut child = command(dir, args, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run storages");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("storages {args:?} ran for 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// A `file:` root holding `shared -> /somewhere/else` and two links back to itself: no command reads, writes or
+/// deletes outside the root, `ls` ends, and neither `clean` nor `collectstatic --clear` removes anything outside.
+#[test]
+fn no_command_leaves_a_file_root_through_symbolic_links() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let root = d.join("store");
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    std::fs::write(elsewhere.join("x.css"), "outside").expect("write");
+    std::fs::write(elsewhere.join(".storages-tmp.left"), "someone else's").expect("write");
+    std::fs::write(root.join("own.css"), "mine").expect("write");
+    std::fs::write(d.join("upload.txt"), "pwned").expect("write");
+    std::os::unix::fs::symlink(&elsewhere, root.join("shared")).expect("symlink");
+    std::os::unix::fs::symlink(".", root.join("a")).expect("symlink");
+    std::os::unix::fs::symlink(".", root.join("b")).expect("symlink");
+    let url = format!("file://{}", root.display());
+    let outside_intact = || {
+        assert_eq!(
+            std::fs::read_to_string(elsewhere.join("x.css")).expect("x.css outside is still there"),
+            "outside"
+        );
+        assert!(
+            elsewhere.join(".storages-tmp.left").exists(),
+            "clean removed a file outside"
+        );
+        assert!(
+            !elsewhere.join("new.txt").exists(),
+            "a file was written outside"
+        );
+    };
+
+    let get = run_bounded(d, &["get", &url, "shared/x.css"]);
+    assert_exit(&get, 1);
+    assert!(get.stdout.is_empty(), "{}", stdout(&get));
+    assert!(
+        stderr(&get).contains("outside the storage root"),
+        "{}",
+        stderr(&get)
+    );
+    for args in [
+        vec!["put", url.as_str(), "upload.txt", "shared/new.txt"],
+        vec![
+            "put",
+            url.as_str(),
+            "--overwrite",
+            "upload.txt",
+            "shared/x.css",
+        ],
+        vec!["rm", url.as_str(), "shared/x.css"],
+    ] {
+        let out = run_bounded(d, &args);
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains("outside the storage root"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        outside_intact();
+    }
+
+    let ls = run_bounded(d, &["ls", &url]);
+    assert_exit(&ls, 0);
+    assert_eq!(stdout(&ls), "own.css\n");
+
+    let clean = run_bounded(d, &["clean", &url, "--older-than", "0s"]);
+    assert_exit(&clean, 0);
+    outside_intact();
+
+    let source = d.join("assets");
+    std::fs::create_dir_all(&source).expect("mkdir");
+    std::fs::write(source.join("app.css"), "body {}").expect("write");
+    let source_arg = source.display().to_string();
+    let collect = run_bounded(
+        d,
+        &[
+            "collectstatic",
+            "--source",
+            &source_arg,
+            "--to",
+            &url,
+            "--clear",
+            "--no-input",
+        ],
+    );
+    assert_exit(&collect, 0);
+    outside_intact();
+    assert!(!root.join("own.css").exists(), "--clear keeps a stale file");
+    assert!(root.join("app.css").is_file());
 }

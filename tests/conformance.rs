@@ -38,4 +38,5 @@ mod local {
     }
 
     storages::conformance_tests!(fixture);
+    storages::filesystem_conformance_tests!(fixture);
 }

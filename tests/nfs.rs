@@ -169,6 +169,7 @@ mod conformance_on_a_mount {
     }
 
     storages::conformance_tests!(fixture);
+    storages::filesystem_conformance_tests!(fixture);
 }
 
 #[tokio::test]

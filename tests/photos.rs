@@ -55,6 +55,7 @@ scenarios!(
     json_clients_get_201_with_name_and_url_and_clashes_get_new_names,
     bad_uploads_are_refused_and_store_nothing,
     hostile_or_missing_names_are_404_without_echo,
+    links_leading_out_of_media_are_404_and_link_loops_do_not_hang_the_gallery,
     static_css_is_published_at_start_and_served,
     a_client_that_goes_away_mid_upload_leaves_nothing,
     served_photos_have_validators_ranges_and_head_over_the_wire,
@@ -242,6 +243,53 @@ async fn hostile_or_missing_names_are_404_without_echo(app: &str) {
             "{path} echoed: {body}"
         );
     }
+}
+
+/// A media root holding `shared -> ../elsewhere` and two links back to itself: nothing outside is served, and the
+/// gallery (a listing of media) answers instead of looping.
+async fn links_leading_out_of_media_are_404_and_link_loops_do_not_hang_the_gallery(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let media = dir.path().join("media");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&media).expect("mkdir media");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir elsewhere");
+    std::fs::write(elsewhere.join("x.png"), "outside media").expect("write");
+    std::os::unix::fs::symlink(&elsewhere, media.join("shared")).expect("symlink");
+    std::os::unix::fs::symlink(".", media.join("a")).expect("symlink");
+    std::os::unix::fs::symlink(".", media.join("b")).expect("symlink");
+    let app = start(app, dir.path());
+    let http = client();
+    for path in ["/media/shared/x.png", "/media/a/b/shared/x.png"] {
+        let res = http.get(app.url(path)).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let body = res.text().await.expect("body");
+        assert!(!body.contains("outside media"), "{path} served: {body}");
+    }
+    let uploaded = http
+        .post(app.url("/upload"))
+        .multipart(form("cat.png", PNG))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
+    let gallery = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        http.get(app.url("/")).send(),
+    )
+    .await
+    .expect("the gallery hangs")
+    .expect("get /");
+    assert_eq!(gallery.status(), StatusCode::OK);
+    let page = gallery.text().await.expect("page");
+    assert!(page.contains("cat.png"), "{page}");
+    assert!(
+        !page.contains("x.png"),
+        "a file outside media is shown: {page}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("x.png")).expect("read"),
+        "outside media"
+    );
 }
 
 async fn static_css_is_published_at_start_and_served(app: &str) {

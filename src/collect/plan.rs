@@ -11,7 +11,7 @@ use storages_core::{Metadata, Name, Storage};
 
 use super::error::CollectError;
 use super::report::Progress;
-use super::sources::{Digest16, hash_file, hex};
+use super::sources::{Digest16, hash_stream, hex};
 
 /// Where an output's bytes come from.
 #[derive(Debug, Clone)]
@@ -51,8 +51,9 @@ pub(crate) struct Output {
 enum Check {
     Upload,
     Unchanged,
-    /// The storage's ETag says nothing about the content, but the file is on this machine: hash it.
-    HashStored(PathBuf),
+    /// The storage's ETag says nothing about the content, but the file is on this machine: read it back through
+    /// the storage (confined to its root, like every read) and hash it.
+    HashStored,
 }
 
 /// The ETag as a bare lower-case MD5, when it is one: a single-part S3 object's ETag is the MD5 of its content;
@@ -77,8 +78,8 @@ fn check(output: &Output, stored: Option<&Metadata>, target: &dyn Storage) -> Ch
             Check::Upload
         };
     }
-    if let Some(path) = target.local_path(&output.name) {
-        return Check::HashStored(path);
+    if target.capabilities().local_paths {
+        return Check::HashStored;
     }
     if output.content_addressed {
         Check::Unchanged
@@ -109,15 +110,13 @@ pub(crate) async fn decide(
             let same = match decision {
                 Check::Upload => false,
                 Check::Unchanged => true,
-                Check::HashStored(path) => {
-                    let hashed = tokio::task::spawn_blocking(move || hash_file(&path))
-                        .await
-                        .map_err(|e| CollectError::Read {
-                            path: PathBuf::from(output.name.as_str()),
-                            source: std::io::Error::other(e),
-                        })?;
+                Check::HashStored => {
                     // A stored file that vanished or cannot be read is simply sent again.
-                    hashed.is_ok_and(|(size, md5)| size == output.size && md5 == output.md5)
+                    let hashed = match target.get(&output.name, None).await {
+                        Ok(got) => hash_stream(got.stream).await.ok(),
+                        Err(_) => None,
+                    };
+                    hashed.is_some_and(|(size, md5)| size == output.size && md5 == output.md5)
                 }
             };
             Ok::<_, CollectError>((output, same))

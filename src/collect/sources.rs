@@ -213,9 +213,18 @@ pub(crate) fn md5_of(bytes: &[u8]) -> Digest16 {
     Md5::digest(bytes).into()
 }
 
-/// The size and MD5 of the file at `path`, streamed. Blocking.
-pub(crate) fn hash_file(path: &Path) -> io::Result<(u64, Digest16)> {
-    hash_reader(&mut fs::File::open(path)?)
+/// The size and MD5 of a stored file's byte stream, hashed chunk by chunk as it arrives.
+pub(crate) async fn hash_stream(
+    mut stream: storages_core::ByteStream<'_>,
+) -> io::Result<(u64, Digest16)> {
+    use futures_util::TryStreamExt;
+    let mut hasher = Md5::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.try_next().await? {
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+    }
+    Ok((size, hasher.finalize().into()))
 }
 
 /// The size and MD5 of what `reader` yields, read in chunks (never whole) into a buffer each blocking thread keeps.
@@ -271,7 +280,8 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a.png", "b.css", "a/z.js"]);
         assert!(dups.is_empty());
-        let (size, digest) = hash_file(&dir.path().join("a.png")).unwrap();
+        let (size, digest) =
+            hash_reader(&mut fs::File::open(dir.path().join("a.png")).unwrap()).unwrap();
         assert_eq!(
             (size, hex(&digest).as_str()),
             (1, "9dd4e461268c8034f5c8564e155c67a6")

@@ -475,7 +475,7 @@ fn range_not_satisfiable(size: u64) -> Response<Body> {
 /// between `stat` and `get`, else `500` (told to the app's hook, never to the client).
 fn failed(name: &Name, error: Error, options: &ServeOptions) -> Response<Body> {
     match error {
-        Error::NotFound { .. } | Error::InvalidName(_) => not_found(),
+        Error::NotFound { .. } | Error::InvalidName(_) | Error::OutsideRoot { .. } => not_found(),
         Error::RangeNotSatisfiable { size, .. } => range_not_satisfiable(size),
         other => {
             if let Some(hook) = &options.on_error {

@@ -24,6 +24,14 @@ pub enum Error {
         name: String,
     },
 
+    /// The name resolves through a symbolic link that leads outside the storage's root (on systems that cannot
+    /// check where links lead: through any symbolic link). Nothing was read, written or removed.
+    #[error("`{name}` leads outside the storage root through a symbolic link: refused")]
+    OutsideRoot {
+        /// The name refused.
+        name: String,
+    },
+
     /// A create-only write found the name taken.
     #[error("`{name}` already exists")]
     AlreadyExists {

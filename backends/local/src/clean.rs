@@ -2,15 +2,19 @@
 //! leaves its temporary file behind. Listings never show such files; this removes them once they are old enough
 //! that no live writer can still own them, and never touches anything else.
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use rustix::fs::{AtFlags, Mode, OFlags, RawDir};
+use rustix::io::Errno;
 use storages_core::{Error, Result};
 
 use crate::hooks::retry_stale;
 use crate::paths::is_temp;
+use crate::root::{Kind, kind_of, modified, stat_at};
 
 /// A temporary file removed by cleaning.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,66 +37,103 @@ pub struct CleanReport {
     pub failed: Vec<Error>,
 }
 
-/// Removes every regular file under `root` whose name starts with [`crate::TEMP_PREFIX`] and which was last
-/// written at least `older_than` ago. Directories are walked without following symbolic links, so nothing outside
-/// the root is reached; files that vanish meanwhile (their writer finished) are skipped.
-pub(crate) fn clean(root: &Path, older_than: Duration, retries: u32) -> Result<CleanReport> {
+/// Removes every regular file under the root whose name starts with [`crate::TEMP_PREFIX`] and which was last
+/// written at least `older_than` ago. The walk starts from the root's handle and opens each directory beneath the
+/// one it was found in with `O_NOFOLLOW`, and removes with `unlinkat` in that directory: no symbolic link is ever
+/// followed, so nothing outside the root can be reached. Files that vanish meanwhile (their writer finished) are
+/// skipped.
+pub(crate) fn clean(
+    root: BorrowedFd<'_>,
+    older_than: Duration,
+    retries: u32,
+) -> Result<CleanReport> {
     let now = SystemTime::now();
     let mut report = CleanReport::default();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let dir = root.join(&rel);
+    // Directories still to walk, each with the handle of the directory it is in (none: the root itself).
+    let mut stack: Vec<(PathBuf, Option<Arc<OwnedFd>>)> = vec![(PathBuf::new(), None)];
+    while let Some((rel, parent)) = stack.pop() {
         let shown = || rel.display().to_string();
-        let entries = retry_stale(retries, || {
-            fs::read_dir(&dir)
-                .and_then(|entries| entries.collect::<io::Result<Vec<_>>>())
-                .map_err(|e| Error::io("list for cleaning", shown(), e))
+        let opened = retry_stale(retries, || {
+            let (at, segment) = match (&parent, rel.file_name()) {
+                (Some(parent), Some(segment)) => (parent.as_fd(), segment),
+                _ => (root, OsStr::new(".")),
+            };
+            rustix::fs::openat(
+                at,
+                segment,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| Error::io("list for cleaning", shown(), e.into()))
         });
-        let entries = match entries {
-            Ok(entries) => entries,
-            // Removed meanwhile: nothing left to clean in it.
-            Err(Error::NotFound { .. }) if !rel.as_os_str().is_empty() => continue,
-            Err(e) if rel.as_os_str().is_empty() => return Err(e),
+        let dir = match opened {
+            Ok(dir) => Arc::new(dir),
+            // Removed meanwhile, or replaced by a link: nothing of ours to clean in it.
+            Err(Error::NotFound { .. }) if parent.is_some() => continue,
+            Err(Error::Io { source, .. })
+                if parent.is_some()
+                    && matches!(
+                        Errno::from_io_error(&source),
+                        Some(Errno::LOOP | Errno::NOTDIR)
+                    ) =>
+            {
+                continue;
+            }
+            Err(e) if parent.is_none() => return Err(e),
             Err(e) => {
                 report.failed.push(e);
                 continue;
             }
         };
-        for entry in entries {
-            let Ok(file_type) = entry.file_type() else {
+        let mut buf = Vec::with_capacity(32 * 1024);
+        let mut entries = RawDir::new(dir.as_fd(), buf.spare_capacity_mut());
+        while let Some(entry) = entries.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    report
+                        .failed
+                        .push(Error::io("list for cleaning", shown(), e.into()));
+                    break;
+                }
+            };
+            let Ok(segment) = entry.file_name().to_str() else {
+                continue;
+            };
+            if segment == "." || segment == ".." {
+                continue;
+            }
+            let path = rel.join(segment);
+            let Ok(stat) = stat_at(dir.as_fd(), segment) else {
                 continue; // vanished
             };
-            let file_name = entry.file_name();
-            let path = rel.join(&file_name);
-            if file_type.is_dir() {
-                stack.push(path);
-                continue;
+            match kind_of(&stat) {
+                Kind::Dir => {
+                    stack.push((path, Some(Arc::clone(&dir))));
+                    continue;
+                }
+                Kind::File if is_temp(segment) => {}
+                _ => continue,
             }
-            if !file_type.is_file() || !file_name.to_str().is_some_and(is_temp) {
-                continue;
-            }
-            let Ok(meta) = entry.metadata() else {
-                continue; // vanished: its writer committed or removed it
-            };
             // A time in the future (clocks of NFS clients and server disagree) counts as brand new.
-            let age = meta
-                .modified()
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
+            let age = now
+                .duration_since(modified(&stat))
                 .unwrap_or(Duration::ZERO);
             if age < older_than {
                 continue;
             }
-            match fs::remove_file(entry.path()) {
+            match rustix::fs::unlinkat(dir.as_fd(), segment, AtFlags::empty()) {
                 Ok(()) => report.removed.push(RemovedTemp {
                     path,
-                    size: meta.len(),
+                    size: stat.stx_size,
                     age,
                 }),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => report
-                    .failed
-                    .push(Error::io("remove", path.display().to_string(), e)),
+                Err(Errno::NOENT) => {}
+                Err(e) => {
+                    report
+                        .failed
+                        .push(Error::io("remove", path.display().to_string(), e.into()))
+                }
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -12,8 +13,9 @@ use storages_core::{Error, Result};
 /// A check run on the writer's blocking thread before anything is created, replaced or removed under the root
 /// (before every `put` and `delete`, and before cleaning). An error stops the change: nothing is touched.
 pub trait WriteCheck: fmt::Debug + Send + Sync + 'static {
-    /// Checks that `root` (absolute) may be changed now.
-    fn before_change(&self, root: &Path) -> Result<()>;
+    /// Checks that `root` (absolute) may be changed now through `handle`, the directory handle the change will be
+    /// made beneath (so a check of its identity is a check of exactly where the bytes go).
+    fn before_change(&self, root: &Path, handle: BorrowedFd<'_>) -> Result<()>;
 }
 
 /// How a storage differs from plain `file://`. [`Hooks::default`] is `file://` itself.
@@ -27,6 +29,10 @@ pub struct Hooks {
     pub temp_tag: String,
     /// Whether a missing root is created. When `false` the root must exist already, or the storage is refused.
     pub create_root: bool,
+    /// Whether every operation opens the root afresh instead of holding one handle for the storage's life. A
+    /// share wants this: a handle held open would keep an unmount under a running server busy, and a fresh one
+    /// is the directory the `before_change` check verifies.
+    pub reopen_root: bool,
     /// How many more times opening, stat-ing and listing are tried when they fail with `ESTALE` (a file handle
     /// another NFS client made stale by replacing or removing the file). Local disks never answer `ESTALE`.
     pub stale_retries: u32,
@@ -43,6 +49,7 @@ impl Default for Hooks {
             backend: "local",
             temp_tag: String::new(),
             create_root: true,
+            reopen_root: false,
             stale_retries: 0,
             permission_warnings: None,
             before_change: None,
@@ -52,9 +59,9 @@ impl Default for Hooks {
 
 impl Hooks {
     /// Runs the `before_change` check, if any.
-    pub(crate) fn check_change(&self, root: &Path) -> Result<()> {
+    pub(crate) fn check_change(&self, root: &Path, handle: BorrowedFd<'_>) -> Result<()> {
         match &self.before_change {
-            Some(check) => check.before_change(root),
+            Some(check) => check.before_change(root, handle),
             None => Ok(()),
         }
     }

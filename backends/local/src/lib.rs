@@ -17,6 +17,7 @@ mod config;
 mod hooks;
 mod paths;
 mod read;
+mod root;
 mod storage;
 mod write;
 

@@ -1,34 +1,16 @@
-//! From names to paths and from file attributes to metadata.
+//! From names to the paths `local_path` gives out.
 
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
 
-use storages_core::{Metadata, Name};
+use storages_core::Name;
 
 pub use storages_core::naming::{TEMP_PREFIX, is_temp};
 
-/// The path of `name` under `root`. Names are validated, so this never leaves the root.
+/// The path of `name` under `root`, joined as text: what `local_path` hands to callers (a file server, a
+/// hand-off to nginx). The storage itself never uses it: it resolves names beneath the root's handle
+/// (`root.rs`), so a symbolic link cannot take it outside.
 pub fn path_of(root: &Path, name: &Name) -> PathBuf {
     let mut path = root.to_path_buf();
     path.extend(name.segments());
     path
-}
-
-/// Metadata from a file's attributes: the ETag changes with the inode (a replaced file), the modification time
-/// and the size.
-pub fn metadata_of(name: Name, stat: &fs::Metadata) -> Metadata {
-    let modified = stat.modified().ok();
-    let nanos = modified
-        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    Metadata {
-        etag: Some(format!("\"{:x}-{nanos:x}-{:x}\"", stat.ino(), stat.size())),
-        content_type: Some(storages_core::guess_content_type(&name)),
-        size: stat.size(),
-        modified: modified
-            .or_else(|| Some(UNIX_EPOCH + Duration::from_secs(stat.mtime().max(0) as u64))),
-        name,
-    }
 }

@@ -1,25 +1,29 @@
-//! Reads and listings.
+//! Reads and listings, every name resolved beneath the root (see `root.rs`).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
+use rustix::fs::{FileType, OFlags, RawDir};
+use rustix::io::Errno;
 use storages_core::{ByteRange, CHUNK_SIZE, Error, GetResult, Listing, Metadata, Name, Result};
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use crate::hooks::retry_stale;
-use crate::paths::{is_temp, metadata_of, path_of};
+use crate::paths::is_temp;
+use crate::root::{Kind, Root, kind_of, metadata_of, stat_at, stat_fd, stat_file};
 
 /// Opens `name` (a regular file; a directory is `NotFound`) positioned at the start of `range`. Files of at most
 /// one chunk are read right away, saving the stream a trip to the blocking pool. An `ESTALE` until the stream is
 /// handed out is retried `retries` times; once bytes flow, a stale handle is an error, never a silent switch to
 /// another version of the file.
 pub(crate) fn open(
-    root: &Path,
+    root: &Root,
     name: &Name,
     range: Option<ByteRange>,
     retries: u32,
@@ -27,17 +31,23 @@ pub(crate) fn open(
     retry_stale(retries, || open_once(root, name, range))
 }
 
-fn open_once(root: &Path, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
-    let path = path_of(root, name);
-    let not_found = || Error::NotFound {
-        name: name.to_string(),
-    };
-    let mut file = File::open(&path).map_err(|e| Error::io("open", name.as_str(), e))?;
-    let stat = file
-        .metadata()
-        .map_err(|e| Error::io("stat", name.as_str(), e))?;
-    if !stat.is_file() {
-        return Err(not_found());
+fn open_once(root: &Root, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
+    let handle = root
+        .handle()
+        .map_err(|e| Error::io("open", name.as_str(), e))?;
+    // O_NONBLOCK: a FIFO planted under the root must not hang the reader; regular files ignore it.
+    let fd = root.beneath(
+        handle.as_fd(),
+        name.as_str(),
+        OFlags::RDONLY | OFlags::NONBLOCK,
+        name.as_str(),
+    )?;
+    let mut file = File::from(fd);
+    let stat = stat_file(&file).map_err(|e| Error::io("stat", name.as_str(), e))?;
+    if kind_of(&stat) != Kind::File {
+        return Err(Error::NotFound {
+            name: name.to_string(),
+        });
     }
     let meta = metadata_of(name.clone(), &stat);
     let size = meta.size;
@@ -71,11 +81,15 @@ fn open_once(root: &Path, name: &Name, range: Option<ByteRange>) -> Result<GetRe
 }
 
 /// The metadata of `name`, a regular file.
-pub(crate) fn stat(root: &Path, name: &Name, retries: u32) -> Result<Metadata> {
+pub(crate) fn stat(root: &Root, name: &Name, retries: u32) -> Result<Metadata> {
     let stat = retry_stale(retries, || {
-        fs::metadata(path_of(root, name)).map_err(|e| Error::io("stat", name.as_str(), e))
+        let handle = root
+            .handle()
+            .map_err(|e| Error::io("stat", name.as_str(), e))?;
+        let fd = root.beneath(handle.as_fd(), name.as_str(), OFlags::PATH, name.as_str())?;
+        stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))
     })?;
-    if !stat.is_file() {
+    if kind_of(&stat) != Kind::File {
         return Err(Error::NotFound {
             name: name.to_string(),
         });
@@ -85,37 +99,53 @@ pub(crate) fn stat(root: &Path, name: &Name, retries: u32) -> Result<Metadata> {
 
 /// One directory's entries as (sub-directories, files), temporary files and unnamable entries left out; the whole
 /// directory is read again (up to `retries` times) when its handle went stale meanwhile.
-pub(crate) fn list_dir(root: &Path, prefix: Option<&Name>, retries: u32) -> Result<Listing> {
-    retry_stale(retries, || list_dir_once(root, prefix))
+pub(crate) fn list_dir(root: &Root, prefix: Option<&Name>, retries: u32) -> Result<Listing> {
+    retry_stale(retries, || {
+        let label = prefix.map_or("", Name::as_str);
+        let handle = root.handle().map_err(|e| Error::io("list", label, e))?;
+        let Some(dir) = open_listed(root, handle.as_fd(), prefix, false)? else {
+            return Ok(Listing::default());
+        };
+        let mut listing = Listing::default();
+        for entry in entries(root, handle.as_fd(), dir, prefix)? {
+            match entry {
+                Entry::Dir(segment) => listing.dirs.push(segment),
+                Entry::File(meta) => listing.files.push(meta),
+            }
+        }
+        listing.dirs.sort();
+        listing.files.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listing)
+    })
 }
 
-fn list_dir_once(root: &Path, prefix: Option<&Name>) -> Result<Listing> {
-    let dir = prefix.map_or_else(|| root.to_path_buf(), |p| path_of(root, p));
-    let mut listing = Listing::default();
-    let label = prefix.map_or("", Name::as_str);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e)
+/// The directory `prefix` names (the root for `None`) opened for reading, or `None` when there is none. With
+/// `no_follow`, a symbolic link in its last segment is not followed (and counts as no directory): a walk goes only
+/// into the real directories it found.
+fn open_listed(
+    root: &Root,
+    handle: BorrowedFd<'_>,
+    prefix: Option<&Name>,
+    no_follow: bool,
+) -> Result<Option<OwnedFd>> {
+    let (rel, label) = prefix.map_or((".", ""), |p| (p.as_str(), p.as_str()));
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY;
+    if no_follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    match root.beneath(handle, rel, flags, label) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(Error::Io { source, .. })
             if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                Errno::from_io_error(&source),
+                Some(Errno::NOTDIR | Errno::LOOP)
             ) =>
         {
-            return Ok(listing);
+            Ok(None)
         }
-        Err(e) => return Err(Error::io("list", label, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list", label, e))?;
-        match classify(prefix, &entry) {
-            Some(Entry::Dir(segment)) => listing.dirs.push(segment),
-            Some(Entry::File(meta)) => listing.files.push(meta),
-            None => {}
-        }
+        Err(e) => Err(e),
     }
-    listing.dirs.sort();
-    listing.files.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(listing)
 }
 
 enum Entry {
@@ -123,37 +153,86 @@ enum Entry {
     File(Metadata),
 }
 
-/// What a directory entry is to the storage: a directory, a file, or nothing (temporary files, names that are not
-/// valid [`Name`]s, sockets and the like, entries that vanished meanwhile).
-fn classify(prefix: Option<&Name>, entry: &fs::DirEntry) -> Option<Entry> {
-    let segment = entry.file_name().into_string().ok()?;
-    let name = match prefix {
-        Some(p) => p.join(&segment).ok()?,
-        None => Name::new(segment.clone()).ok()?,
-    };
-    let file_type = entry.file_type().ok()?;
-    if file_type.is_dir() {
-        return Some(Entry::Dir(segment));
+/// The entries of the open directory `dir` (named `prefix`) as the storage shows them: real sub-directories,
+/// regular files, and links that resolve to a regular file beneath the root. Temporary files, names that are not
+/// valid [`Name`]s, linked directories, links leading outside, sockets and the like, and entries that vanished
+/// meanwhile are left out.
+fn entries(
+    root: &Root,
+    handle: BorrowedFd<'_>,
+    dir: OwnedFd,
+    prefix: Option<&Name>,
+) -> Result<Vec<Entry>> {
+    let label = prefix.map_or("", Name::as_str);
+    let mut found = Vec::new();
+    let mut buf = Vec::with_capacity(LISTING_BUFFER);
+    let mut reader = RawDir::new(dir.as_fd(), buf.spare_capacity_mut());
+    while let Some(entry) = reader.next() {
+        let entry = entry.map_err(|e| Error::io("list", label, e.into()))?;
+        let Ok(segment) = entry.file_name().to_str() else {
+            continue;
+        };
+        if segment == "." || segment == ".." {
+            continue;
+        }
+        let Ok(name) = (match prefix {
+            Some(p) => p.join(segment),
+            None => Name::new(segment),
+        }) else {
+            continue;
+        };
+        let kind = match entry.file_type() {
+            FileType::Directory => Some(Kind::Dir),
+            FileType::RegularFile => Some(Kind::File),
+            FileType::Symlink => Some(Kind::Symlink),
+            FileType::Unknown => None,
+            _ => Some(Kind::Other),
+        };
+        if let Some(listed) = classify(root, handle, dir.as_fd(), segment, name, kind) {
+            found.push(listed);
+        }
     }
-    if is_temp(&segment) {
-        return None;
-    }
-    // `metadata` follows symlinks: a link to a file lists as that file.
-    let stat = entry
-        .metadata()
-        .ok()
-        .filter(|_| !file_type.is_symlink())
-        .or_else(|| fs::metadata(entry.path()).ok())?;
-    if stat.is_dir() {
-        return Some(Entry::Dir(segment));
-    }
-    stat.is_file()
-        .then(|| Entry::File(metadata_of(name, &stat)))
+    Ok(found)
 }
 
-/// Every file under `prefix`, walked on a blocking thread and sent in batches, so a huge tree streams.
+/// Bytes of directory entries read per `getdents64` call.
+const LISTING_BUFFER: usize = 32 * 1024;
+
+/// What an entry of `dir` is to the storage; `kind` comes from the directory itself where the filesystem says.
+fn classify(
+    root: &Root,
+    handle: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    segment: &str,
+    name: Name,
+    kind: Option<Kind>,
+) -> Option<Entry> {
+    if kind == Some(Kind::Dir) {
+        return Some(Entry::Dir(segment.to_owned()));
+    }
+    if is_temp(segment) || kind == Some(Kind::Other) {
+        return None;
+    }
+    let stat = stat_at(dir, segment).ok()?;
+    match kind_of(&stat) {
+        Kind::Dir => Some(Entry::Dir(segment.to_owned())),
+        Kind::File => Some(Entry::File(metadata_of(name, &stat))),
+        Kind::Symlink => {
+            // Followed beneath the root only; a linked directory is neither listed nor entered.
+            let target = root
+                .beneath(handle, name.as_str(), OFlags::PATH, name.as_str())
+                .ok()?;
+            let stat = stat_fd(target.as_fd()).ok()?;
+            (kind_of(&stat) == Kind::File).then(|| Entry::File(metadata_of(name, &stat)))
+        }
+        Kind::Other => None,
+    }
+}
+
+/// Every file under `prefix`, walked on a blocking thread and sent in batches, so a huge tree streams. The walk
+/// enters only real directories, never a symbolic link to one, so links cannot make it loop or leave the root.
 pub(crate) fn walk(
-    root: PathBuf,
+    root: Arc<Root>,
     prefix: Option<Name>,
     retries: u32,
 ) -> BoxStream<'static, Result<Metadata>> {
@@ -162,29 +241,40 @@ pub(crate) fn walk(
     tokio::task::spawn_blocking(move || {
         let mut stack = vec![prefix];
         let mut batch = Vec::with_capacity(BATCH);
+        let mut first = true;
         while let Some(dir) = stack.pop() {
-            let listing = match list_dir(&root, dir.as_ref(), retries) {
-                Ok(l) => l,
+            // The prefix asked for may itself be a link beneath the root; what the walk finds is never followed.
+            let listed = retry_stale(retries, || walk_one(&root, dir.as_ref(), !first));
+            first = false;
+            let entries = match listed {
+                Ok(entries) => entries,
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
                     return;
                 }
             };
-            for sub in listing.dirs.into_iter().rev() {
+            let mut subdirs = Vec::new();
+            for entry in entries {
+                match entry {
+                    Entry::Dir(sub) => subdirs.push(sub),
+                    Entry::File(file) => {
+                        batch.push(file);
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if tx.blocking_send(Ok(full)).is_err() {
+                                return; // the listing was dropped
+                            }
+                        }
+                    }
+                }
+            }
+            subdirs.sort();
+            for sub in subdirs.into_iter().rev() {
                 let name = match &dir {
                     Some(d) => d.join(&sub),
                     None => Name::new(sub),
                 };
                 stack.extend(name.ok().map(Some));
-            }
-            for file in listing.files {
-                batch.push(file);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if tx.blocking_send(Ok(full)).is_err() {
-                        return; // the listing was dropped
-                    }
-                }
             }
         }
         if !batch.is_empty() {
@@ -199,4 +289,13 @@ pub(crate) fn walk(
         Err(e) => stream::iter(vec![Err(e)]),
     })
     .boxed()
+}
+
+fn walk_one(root: &Root, dir: Option<&Name>, no_follow: bool) -> Result<Vec<Entry>> {
+    let label = dir.map_or("", Name::as_str);
+    let handle = root.handle().map_err(|e| Error::io("list", label, e))?;
+    match open_listed(root, handle.as_fd(), dir, no_follow)? {
+        Some(fd) => entries(root, handle.as_fd(), fd, dir),
+        None => Ok(Vec::new()),
+    }
 }

@@ -1,7 +1,9 @@
 //! `LocalStorage`: the `Storage` primitives on a local directory.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -15,6 +17,7 @@ use storages_core::{
 use crate::clean::CleanReport;
 use crate::paths::{TEMP_PREFIX, is_temp, path_of};
 use crate::read;
+use crate::root::Root;
 use crate::write::WriteJob;
 use crate::{Hooks, LocalConfig};
 
@@ -25,6 +28,8 @@ use crate::{Hooks, LocalConfig};
 #[derive(Debug, Clone)]
 pub struct LocalStorage {
     config: LocalConfig,
+    /// The root every name is resolved beneath.
+    root: Arc<Root>,
     /// What a backend built on this one changes (plain `file://`: nothing).
     hooks: Hooks,
 }
@@ -79,7 +84,12 @@ impl LocalStorage {
             builder.create(&config.root).map_err(fail)?;
         }
         config.root = config.root.canonicalize().map_err(fail)?;
-        Ok(Self { config, hooks })
+        let root = Root::open(config.root.clone(), !hooks.reopen_root).map_err(fail)?;
+        Ok(Self {
+            config,
+            root: Arc::new(root),
+            hooks,
+        })
     }
 
     /// The directory holding the files (absolute).
@@ -98,16 +108,20 @@ impl LocalStorage {
     /// than any upload can take (a live writer's file is written to all along, so it stays young) and, on a share,
     /// longer than the clocks of its clients may disagree.
     pub async fn clean_temp_files(&self, older_than: std::time::Duration) -> Result<CleanReport> {
-        let (root, hooks) = (self.config.root.clone(), self.hooks.clone());
+        let (root, hooks) = (Arc::clone(&self.root), self.hooks.clone());
         self.blocking(move || {
-            hooks.check_change(&root)?;
-            crate::clean::clean(&root, older_than, hooks.stale_retries)
+            let shown = root.path().display().to_string();
+            let handle = root
+                .handle()
+                .map_err(|e| Error::io("open the storage root", shown, e))?;
+            hooks.check_change(root.path(), handle.as_fd())?;
+            crate::clean::clean(handle.as_fd(), older_than, hooks.stale_retries)
         })
         .await
     }
     fn job(&self, name: &Name, mode: PutMode, content_type: String) -> WriteJob {
         WriteJob {
-            root: self.config.root.clone(),
+            root: Arc::clone(&self.root),
             name: name.clone(),
             mode,
             file_mode: self.config.file_mode,
@@ -204,44 +218,35 @@ impl Storage for LocalStorage {
     }
 
     async fn get(&self, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
-        let (root, name) = (self.config.root.clone(), name.clone());
+        let (root, name) = (Arc::clone(&self.root), name.clone());
         let retries = self.hooks.stale_retries;
         self.blocking(move || read::open(&root, &name, range, retries))
             .await
     }
 
     async fn stat(&self, name: &Name) -> Result<Metadata> {
-        let (root, name) = (self.config.root.clone(), name.clone());
+        let (root, name) = (Arc::clone(&self.root), name.clone());
         let retries = self.hooks.stale_retries;
         self.blocking(move || read::stat(&root, &name, retries))
             .await
     }
 
     async fn delete(&self, name: &Name) -> Result<()> {
-        let path = path_of(&self.config.root, name);
-        let (root, name, hooks) = (self.config.root.clone(), name.clone(), self.hooks.clone());
-        self.blocking(move || {
-            hooks.check_change(&root)?;
-            match std::fs::remove_file(&path) {
-                Ok(()) => Ok(()),
-                // A directory is no file stored under this name: like a missing one.
-                Err(e) if e.kind() == io::ErrorKind::NotFound || path.is_dir() => Ok(()),
-                Err(e) => Err(Error::io("delete", name.as_str(), e)),
-            }
-        })
-        .await
+        let (root, name, hooks) = (Arc::clone(&self.root), name.clone(), self.hooks.clone());
+        self.blocking(move || crate::write::delete(&root, &name, &hooks))
+            .await
     }
 
     fn list(&self, prefix: Option<&Name>) -> BoxStream<'_, Result<Metadata>> {
         read::walk(
-            self.config.root.clone(),
+            Arc::clone(&self.root),
             prefix.cloned(),
             self.hooks.stale_retries,
         )
     }
 
     async fn list_dir(&self, prefix: Option<&Name>) -> Result<Listing> {
-        let (root, prefix) = (self.config.root.clone(), prefix.cloned());
+        let (root, prefix) = (Arc::clone(&self.root), prefix.cloned());
         let retries = self.hooks.stale_retries;
         self.blocking(move || read::list_dir(&root, prefix.as_ref(), retries))
             .await
@@ -252,17 +257,17 @@ impl Storage for LocalStorage {
     }
 
     async fn check(&self) -> Result<String> {
-        let root = self.config.root.clone();
+        let root = Arc::clone(&self.root);
         let tag = self.hooks.temp_tag.clone();
         self.blocking(move || {
-            let fail =
-                |e: io::Error| Error::io("write a probe file in", root.display().to_string(), e);
+            let shown = root.path().display().to_string();
+            let fail = |e: io::Error| Error::io("write a probe file in", shown.clone(), e);
+            let handle = root.handle().map_err(fail)?;
             // Named like a temporary file (host tag included on a share), so concurrent checks from many servers
             // never collide, listings hide it and cleaning removes it if the check is killed.
-            let probe = root.join(format!("{TEMP_PREFIX}{tag}check.{}", std::process::id()));
-            std::fs::write(&probe, b"").map_err(fail)?;
-            std::fs::remove_file(&probe).map_err(fail)?;
-            Ok(format!("directory {} is writable", root.display()))
+            let probe = format!("{TEMP_PREFIX}{tag}check.{}", std::process::id());
+            crate::write::probe(handle.as_fd(), &probe).map_err(fail)?;
+            Ok(format!("directory {shown} is writable"))
         })
         .await
     }

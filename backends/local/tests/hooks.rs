@@ -15,7 +15,7 @@ struct Gate {
 }
 
 impl WriteCheck for Gate {
-    fn before_change(&self, root: &Path) -> Result<()> {
+    fn before_change(&self, root: &Path, _handle: std::os::fd::BorrowedFd<'_>) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) {
             Err(Error::Backend {
                 backend: "test",

@@ -39,6 +39,13 @@ pub enum MountError {
         fstype: String,
     },
 
+    /// The root changed (a share mounted or unmounted) while a change was being prepared; nothing was touched.
+    #[error("root {} changed (the share was mounted or unmounted) while a change was being made; nothing was touched", .root.display())]
+    Changed {
+        /// The root (canonical).
+        root: PathBuf,
+    },
+
     /// The sentinel file is missing.
     #[error(
         "root {} has no sentinel file {}: the share is not mounted there, or the sentinel was never created on \

@@ -6,10 +6,12 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rustix::fs::{AtFlags, StatxFlags};
 use storages_core::Name;
 use storages_local::WriteCheck;
 
@@ -121,20 +123,47 @@ impl MountGuard {
         })
     }
 
-    /// The cheap check before a change: one `stat` of the root. The directory verified passes; another one at
-    /// its path (the share was unmounted, or remounted) is verified in full first.
-    fn before_change(&self) -> Result<(), MountError> {
+    /// The cheap check before a change: one `fstat` of the root handle the change will be made beneath. The
+    /// directory verified passes; another one (the share was unmounted, or remounted, before the handle was
+    /// opened) is verified in full first, and must then be the one the handle holds.
+    fn before_change(&self, handle: BorrowedFd<'_>) -> Result<(), MountError> {
         if !self.active() {
             return Ok(());
         }
-        let verified = (
-            self.verified_dev.load(Ordering::SeqCst),
-            self.verified_ino.load(Ordering::SeqCst),
-        );
-        if self.root_id()? == verified {
+        let held = self.handle_id(handle)?;
+        if held == self.verified() {
             return Ok(());
         }
-        self.verify().map(drop)
+        self.verify()?;
+        if held == self.verified() {
+            Ok(())
+        } else {
+            // Mounted or unmounted between the handle's opening and now: the next attempt opens the new root.
+            Err(MountError::Changed {
+                root: self.root.clone(),
+            })
+        }
+    }
+
+    fn verified(&self) -> (u64, u64) {
+        (
+            self.verified_dev.load(Ordering::SeqCst),
+            self.verified_ino.load(Ordering::SeqCst),
+        )
+    }
+
+    /// The device and inode of the directory `handle` holds.
+    fn handle_id(&self, handle: BorrowedFd<'_>) -> Result<(u64, u64), MountError> {
+        let stat =
+            rustix::fs::statx(handle, "", AtFlags::EMPTY_PATH, StatxFlags::INO).map_err(|e| {
+                MountError::Inspect {
+                    path: self.root.clone(),
+                    source: e.into(),
+                }
+            })?;
+        // The same encoding as `MetadataExt::dev`, which `root_id` reads.
+        let dev = rustix::fs::makedev(stat.stx_dev_major, stat.stx_dev_minor);
+        Ok((dev, stat.stx_ino))
     }
 
     /// The device and inode of the root directory.
@@ -156,8 +185,8 @@ impl MountGuard {
 }
 
 impl WriteCheck for MountGuard {
-    fn before_change(&self, _root: &Path) -> storages_core::Result<()> {
-        Ok(MountGuard::before_change(self)?)
+    fn before_change(&self, _root: &Path, handle: BorrowedFd<'_>) -> storages_core::Result<()> {
+        Ok(MountGuard::before_change(self, handle)?)
     }
 }
 

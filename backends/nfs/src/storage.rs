@@ -61,6 +61,7 @@ impl NfsStorage {
         hooks.backend = "nfs";
         hooks.temp_tag = crate::host::temp_tag();
         hooks.create_root = false;
+        hooks.reopen_root = true;
         hooks.stale_retries = STALE_RETRIES;
         hooks.permission_warnings = Some(Arc::clone(&warnings));
         hooks.before_change = Some(Arc::clone(&guard) as Arc<dyn WriteCheck>);

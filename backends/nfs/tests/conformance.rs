@@ -28,3 +28,4 @@ async fn fixture() -> Fixture {
 }
 
 storages_core::conformance_tests!(fixture);
+storages_core::filesystem_conformance_tests!(fixture);

@@ -20,6 +20,8 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::{ByteRange, Content, Error, Name, PutMode, Storage, StorageExt, UrlOptions};
 
+pub mod symlinks;
+
 /// A fresh, empty storage to check, and what to watch while checking it.
 pub struct Fixture {
     /// The storage under test.
@@ -90,6 +92,15 @@ macro_rules! conformance_tests {
             async fn $check() {
                 let fixture = $factory().await;
                 $crate::conformance::$check(&fixture).await;
+            }
+        )*
+    };
+    (@each_in $module:ident $factory:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let fixture = $factory().await;
+                $crate::conformance::$module::$check(&fixture).await;
             }
         )*
     };
@@ -651,7 +662,7 @@ pub fn hostile_names() -> Vec<String> {
     names
 }
 
-fn snapshot(dir: &Path, skip: Option<&Path>) -> BTreeMap<PathBuf, u64> {
+pub(crate) fn snapshot(dir: &Path, skip: Option<&Path>) -> BTreeMap<PathBuf, u64> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
