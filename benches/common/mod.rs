@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each benchmark uses a different part
 
+pub mod corpus;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
