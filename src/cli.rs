@@ -86,8 +86,8 @@ enum Command {
         /// Settings URLs or aliases.
         storages: Vec<String>,
     },
-    /// Remove the temporary files that crashed writers left in a file: or nfs: storage, once older than AGE, and
-    /// nothing else; prints each file removed, then how many.
+    /// Remove what crashed writers left, once older than AGE, and nothing else: temporary files in a file: or nfs:
+    /// storage, incomplete multipart uploads under an s3: storage's prefix; prints each, then how many.
     #[cfg(any(feature = "local", feature = "nfs"))]
     Clean {
         /// A settings URL or an alias.
@@ -145,17 +145,97 @@ pub fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(execute(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message)) => {
+    let outcome = runtime.block_on(until_signal(execute(cli.command)));
+    // A blocking read of standard input cannot be cancelled: exit without waiting for it.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(Failure::Usage(message))) => {
             eprintln!("storages: error: {message}");
             ExitCode::from(2)
         }
-        Err(Failure::Storage(message)) => {
+        Ok(Err(Failure::Storage(message))) => {
             eprintln!("storages: error: {message}");
             ExitCode::from(1)
         }
+        Err(interrupted) => {
+            eprintln!("storages: {}", interrupted.message);
+            ExitCode::from(interrupted.status)
+        }
     }
+}
+
+/// The command was stopped by a signal: the conventional status (128 + the signal's number) and what became of
+/// the work it cancelled.
+struct Interrupted {
+    status: u8,
+    message: String,
+}
+
+/// How long an interrupted command waits for the aborts of the uploads it cancelled.
+const ABORT_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs `work` until it ends or SIGINT/SIGTERM arrives. On a signal the work is dropped, which cancels what it was
+/// doing (an S3 multipart upload starts its abort), and the aborts get [`ABORT_WAIT`] to finish; a second signal
+/// stops the wait.
+#[cfg(unix)]
+async fn until_signal(
+    work: impl Future<Output = Result<(), Failure>>,
+) -> Result<Result<(), Failure>, Interrupted> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // No handlers could be installed: the signals keep their default action.
+        return Ok(work.await);
+    };
+    let (name, status) = tokio::select! {
+        done = work => return Ok(done),
+        _ = interrupt.recv() => ("SIGINT", 130),
+        _ = terminate.recv() => ("SIGTERM", 143),
+    };
+    // `work` is dropped by now: its uploads are cancelled and their aborts running.
+    let waited = tokio::select! {
+        settled = settle(ABORT_WAIT) => settled,
+        _ = interrupt.recv() => settle(Duration::ZERO).await,
+        _ = terminate.recv() => settle(Duration::ZERO).await,
+    };
+    Err(Interrupted {
+        status,
+        message: format!("interrupted by {name}{waited}"),
+    })
+}
+
+#[cfg(not(unix))]
+async fn until_signal(
+    work: impl Future<Output = Result<(), Failure>>,
+) -> Result<Result<(), Failure>, Interrupted> {
+    Ok(work.await)
+}
+
+/// Waits (at most `within`) for the aborts of cancelled multipart uploads and says what became of them, on the
+/// same line as the interruption.
+#[cfg(all(unix, feature = "s3"))]
+async fn settle(within: Duration) -> String {
+    let settled = storages_s3::settle_aborts(within).await;
+    if settled.left.is_empty() {
+        return match settled.aborted.len() {
+            0 => String::new(),
+            1 => "; aborted its multipart upload".to_owned(),
+            n => format!("; aborted its {n} multipart uploads"),
+        };
+    }
+    let left: Vec<String> = settled.left.iter().map(ToString::to_string).collect();
+    format!(
+        "; {}; run `storages clean STORAGE --older-than AGE` or let the bucket's lifecycle rule remove it",
+        left.join("; ")
+    )
+}
+
+#[cfg(all(unix, not(feature = "s3")))]
+async fn settle(_within: Duration) -> String {
+    String::new()
 }
 
 async fn execute(command: Command) -> Result<(), Failure> {
@@ -358,6 +438,46 @@ async fn get(storage: &dyn Storage, name: &str, file: Option<&Path>) -> Result<(
     Ok(())
 }
 
+/// Prints each multipart upload that cleaning aborted (key, upload id, age), then how many; uploads the server
+/// would not abort are `FAIL` lines and exit status 1.
+#[cfg(all(feature = "s3", any(feature = "local", feature = "nfs")))]
+async fn clean_uploads(
+    storage: &storages_s3::S3Storage,
+    older_than: Duration,
+) -> Result<(), Failure> {
+    let report = storage.clean_incomplete_uploads(older_than).await?;
+    let mut out = std::io::stdout().lock();
+    for aborted in &report.aborted {
+        let age = humantime::format_duration(Duration::from_secs(aborted.age.as_secs()));
+        let _ = writeln!(
+            out,
+            "aborted {}  (multipart upload {}, {age} old)",
+            aborted.key, aborted.upload_id
+        );
+    }
+    let done = format!("{} multipart upload(s) aborted", report.aborted.len());
+    finish_report(&mut out, &report.failed, &done)
+}
+
+/// The end of a cleaning report: a `FAIL` line for each entry that could not be cleaned, then `done`; exit status 1
+/// when something failed.
+#[cfg(any(feature = "local", feature = "nfs"))]
+fn finish_report(out: &mut impl Write, failed: &[Error], done: &str) -> Result<(), Failure> {
+    for failed in failed {
+        let _ = writeln!(out, "FAIL  {failed}");
+    }
+    let _ = writeln!(out, "{done}");
+    let _ = out.flush();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Storage(format!(
+            "{} entries could not be cleaned",
+            failed.len()
+        )))
+    }
+}
+
 /// Cleaning is the backend's (`clean_temp_files`); this picks the backend, prints what it removed and reports
 /// entries it could not handle as `FAIL` lines and exit status 1. Never creates a root.
 #[cfg(any(feature = "local", feature = "nfs"))]
@@ -377,9 +497,14 @@ async fn clean(arg: &str, older_than: Duration) -> Result<(), Failure> {
             let storage = storages_nfs::NfsStorage::new(config.clone())?;
             storage.clean_temp_files(older_than).await?
         }
+        #[cfg(feature = "s3")]
+        Backend::S3(config) => {
+            let storage = storages_s3::S3Storage::new(config.clone())?;
+            return clean_uploads(&storage, older_than).await;
+        }
         _ => {
             return Err(Failure::Usage(format!(
-                "{settings} keeps no temporary files: clean works on file: and nfs: storages"
+                "{settings} keeps nothing to clean: clean works on file:, nfs: and s3: storages"
             )));
         }
     };
@@ -393,19 +518,8 @@ async fn clean(arg: &str, older_than: Duration) -> Result<(), Failure> {
             removed.size
         );
     }
-    for failed in &report.failed {
-        let _ = writeln!(out, "FAIL  {failed}");
-    }
-    let _ = writeln!(out, "{} temporary file(s) removed", report.removed.len());
-    let _ = out.flush();
-    if report.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Storage(format!(
-            "{} entries could not be cleaned",
-            report.failed.len()
-        )))
-    }
+    let done = format!("{} temporary file(s) removed", report.removed.len());
+    finish_report(&mut out, &report.failed, &done)
 }
 
 async fn check(args: Vec<String>) -> Result<(), Failure> {

@@ -321,7 +321,7 @@ fn clean_is_usage_checked() {
         (&["clean", "memory://", "--older-than", "soon"], "soon"),
         (
             &["clean", "memory://", "--older-than", "1h"],
-            "keeps no temporary files: clean works on file: and nfs: storages",
+            "keeps nothing to clean: clean works on file:, nfs: and s3: storages",
         ),
     ];
     for (args, says) in cases {

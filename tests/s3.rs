@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use bytes::Bytes;
 use storages::conformance::{assert_pattern, pattern, pattern_stream};
 use storages::settings::{Backend, Settings};
 use storages::{Content, Error, Name, S3Storage, Storage, StorageExt, UrlOptions};
-use support::s3::{Garage, Moto, python, shared_garage, shared_moto};
+use support::s3::{Peer, shared_garage, shared_moto};
 
 fn unique(tag: &str) -> String {
     let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
@@ -26,64 +25,6 @@ fn s3_storage(url: &str) -> S3Storage {
     match Settings::parse(url).expect("parse").backend() {
         Backend::S3(config) => S3Storage::new(config.clone()).expect("build"),
         other => panic!("not s3: {other:?}"),
-    }
-}
-
-/// Where boto3 should talk to, and as whom.
-struct Peer {
-    endpoint: String,
-    region: String,
-    key: String,
-    secret: String,
-}
-
-impl Peer {
-    fn garage(g: &Garage) -> Self {
-        Self {
-            endpoint: g.endpoint(),
-            region: g.region().into(),
-            key: g.access_key().into(),
-            secret: g.secret_key().into(),
-        }
-    }
-
-    fn moto(m: &Moto) -> Self {
-        Self {
-            endpoint: m.endpoint(),
-            region: m.region().into(),
-            key: m.access_key().into(),
-            secret: m.secret_key().into(),
-        }
-    }
-
-    /// A settings URL for `bucket` on this server.
-    fn url(&self, bucket: &str) -> String {
-        format!(
-            "s3://{bucket}?endpoint={}&region={}&aws_access_key_id={}&aws_secret_access_key={}",
-            self.endpoint, self.region, self.key, self.secret
-        )
-    }
-
-    /// Runs `code` with `s3` (a boto3 client), `args` (the extra arguments) and `sys`; returns its standard output.
-    fn boto3(&self, code: &str, args: &[&str]) -> String {
-        let script = format!(
-            "import sys, json, boto3\nfrom botocore.config import Config\n\
-             s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id=sys.argv[3], \
-             aws_secret_access_key=sys.argv[4], config=Config(s3={{'addressing_style': 'path'}}))\nargs = sys.argv[5:]\n{code}\n"
-        );
-        let out = Command::new(python())
-            .arg("-c")
-            .arg(script)
-            .args([&self.endpoint, &self.region, &self.key, &self.secret])
-            .args(args)
-            .output()
-            .expect("run python with boto3");
-        assert!(
-            out.status.success(),
-            "boto3 failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
 

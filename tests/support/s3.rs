@@ -51,6 +51,7 @@ pub struct Garage {
     process: Watched,
     config: PathBuf,
     s3_port: u16,
+    admin_port: u16,
     access_key: String,
     secret_key: String,
     bucket: String,
@@ -104,26 +105,22 @@ admin_token = "{admin_token}"
         );
         std::fs::write(&config, config_text).expect("write garage.toml");
 
-        let mut command = Command::new(bin);
-        command
-            .arg("server")
-            .env("GARAGE_CONFIG_FILE", &config)
-            .env("NO_COLOR", "1");
-        let process = Watched::spawn(command, dir.path(), "garage.log");
+        let process = Watched::spawn(garage_server(bin, &config), dir.path(), "garage.log");
         let mut garage = Self {
             process,
             config,
             s3_port,
+            admin_port,
             access_key: format!("GK{}", random_hex(24)),
             secret_key: random_hex(64),
             bucket: "storages-test".to_owned(),
             dir,
         };
-        garage.bootstrap(admin_port)?;
+        garage.bootstrap()?;
         Ok(garage)
     }
 
-    fn bootstrap(&mut self, admin_port: u16) -> Result<(), StartError> {
+    fn bootstrap(&mut self) -> Result<(), StartError> {
         let deadline = Instant::now() + START_TIMEOUT;
         // The node key exists once the server has started; assigning a role succeeds once its RPC answers.
         let node = self.retry_cli(deadline, &["node", "id", "-q"])?;
@@ -135,7 +132,7 @@ admin_token = "{admin_token}"
         )?;
         self.try_cli(&["layout", "apply", "--version", "1"])?;
         // Keys and buckets are refused ("Layout not ready") until the node serves its layout; /health says when.
-        self.wait_http(deadline, admin_port, "/health", |status| status == 200)?;
+        self.wait_http(deadline, self.admin_port, "/health", |status| status == 200)?;
         let (access_key, secret_key) = (self.access_key.clone(), self.secret_key.clone());
         self.try_cli(&[
             "key",
@@ -151,6 +148,24 @@ admin_token = "{admin_token}"
         self.try_create_bucket(&bucket)?;
         // Any answer will do (anonymous requests get 403): the S3 API is listening.
         self.wait_http(deadline, self.s3_port, "/", |_| true)
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash or a pulled plug would: nothing it was doing is finished.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts the server again after [`Garage::kill`], on the same ports and data, and waits until it serves.
+    pub fn restart(&mut self) {
+        let command = garage_server(&garage_bin(), &self.config);
+        self.process = Watched::spawn(command, self.dir.path(), "garage-restarted.log");
+        let deadline = Instant::now() + START_TIMEOUT;
+        let ready = self
+            .wait_http(deadline, self.admin_port, "/health", |status| status == 200)
+            .and_then(|()| self.wait_http(deadline, self.s3_port, "/", |_| true));
+        if let Err(error) = ready {
+            panic!("Garage did not come back: {}", error.message());
+        }
     }
 
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
@@ -326,6 +341,11 @@ impl Moto {
         Ok(Self { process, port, dir })
     }
 
+    /// Kills the server at once (SIGKILL); moto keeps everything in memory, so it does not come back.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -388,6 +408,89 @@ impl Moto {
             self.access_key(),
             self.secret_key(),
         )
+    }
+}
+
+/// `tag` and ten random lowercase alphanumerics: a bucket name or prefix no other test uses.
+pub fn unique(tag: &str) -> String {
+    let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(10)
+        .collect();
+    format!("{tag}-{}", suffix.to_lowercase())
+}
+
+/// `garage server` with the configuration file `config`.
+fn garage_server(bin: &Path, config: &Path) -> Command {
+    let mut command = Command::new(bin);
+    command
+        .arg("server")
+        .env("GARAGE_CONFIG_FILE", config)
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// boto3, the independent client the tests check against: where it talks to, and as whom.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The S3 endpoint.
+    pub endpoint: String,
+    /// The region requests are signed for.
+    pub region: String,
+    /// The access key id.
+    pub key: String,
+    /// The secret access key.
+    pub secret: String,
+}
+
+impl Peer {
+    /// boto3 on `g`, with its key.
+    pub fn garage(g: &Garage) -> Self {
+        Self {
+            endpoint: g.endpoint(),
+            region: g.region().into(),
+            key: g.access_key().into(),
+            secret: g.secret_key().into(),
+        }
+    }
+
+    /// boto3 on `m`.
+    pub fn moto(m: &Moto) -> Self {
+        Self {
+            endpoint: m.endpoint(),
+            region: m.region().into(),
+            key: m.access_key().into(),
+            secret: m.secret_key().into(),
+        }
+    }
+
+    /// A settings URL for `bucket` on this server.
+    pub fn url(&self, bucket: &str) -> String {
+        format!(
+            "s3://{bucket}?endpoint={}&region={}&aws_access_key_id={}&aws_secret_access_key={}",
+            self.endpoint, self.region, self.key, self.secret
+        )
+    }
+
+    /// Runs `code` with `s3` (a boto3 client), `args` (the extra arguments) and `sys`; returns its standard output.
+    pub fn boto3(&self, code: &str, args: &[&str]) -> String {
+        let script = format!(
+            "import sys, json, boto3\nfrom botocore.config import Config\n\
+             s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name=sys.argv[2], aws_access_key_id=sys.argv[3], \
+             aws_secret_access_key=sys.argv[4], config=Config(s3={{'addressing_style': 'path'}}))\nargs = sys.argv[5:]\n{code}\n"
+        );
+        let out = Command::new(python())
+            .arg("-c")
+            .arg(script)
+            .args([&self.endpoint, &self.region, &self.key, &self.secret])
+            .args(args)
+            .output()
+            .expect("run python with boto3");
+        assert!(
+            out.status.success(),
+            "boto3 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
 
@@ -559,6 +662,12 @@ impl Watched {
                 panic!("start the watchdog shell (sh) for {program}: {e}")
             }
         }
+    }
+
+    /// Kills the server (SIGKILL) and reaps it; its watchdog stays until drop.
+    fn kill(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
     }
 
     /// An error if the server has exited, with its status and log.

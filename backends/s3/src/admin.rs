@@ -1,9 +1,10 @@
-//! Bucket-level requests object_store does not make: create a bucket, set its policy. Signed with the same
-//! credentials and SigV4 code as every other request.
+//! Requests object_store does not make: create a bucket, set its policy, list and abort multipart uploads by key.
+//! Signed with the same credentials and SigV4 code as every other request.
 
 use bytes::Bytes;
 use object_store::aws::{AmazonS3, AwsAuthorizer};
 use object_store::client::HttpRequestBody;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use storages_core::{Error, Result};
 
 use crate::S3Config;
@@ -23,16 +24,72 @@ pub(crate) async fn bucket_request(
     query: &str,
     body: Bytes,
 ) -> Result<Answer> {
-    let fail = |what: String| Error::Backend {
-        backend: "s3",
-        message: what,
-        source: None,
-    };
     let mut url = format!("{}/", config.bucket_url(None));
     if !query.is_empty() {
         url.push('?');
         url.push_str(query);
     }
+    signed_request(store, http, config, method, &url, body).await
+}
+
+/// Sends a signed bodiless `method` request for the object `key` (the full key, prefix included) with `query`.
+pub(crate) async fn object_request(
+    store: &AmazonS3,
+    http: &reqwest::Client,
+    config: &S3Config,
+    method: http::Method,
+    key: &str,
+    query: &[(&str, &str)],
+) -> Result<Answer> {
+    // Each segment encoded as SigV4 wants it for S3: the signature covers the path exactly as sent.
+    let path: Vec<String> = key
+        .split('/')
+        .map(|segment| utf8_percent_encode(segment, UNRESERVED).to_string())
+        .collect();
+    let url = format!(
+        "{}/{}?{}",
+        config.bucket_url(None),
+        path.join("/"),
+        query_string(query)
+    );
+    signed_request(store, http, config, method, &url, Bytes::new()).await
+}
+
+/// `key=value&...` with every byte but the unreserved ones percent-encoded, as SigV4 canonicalises them.
+pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, UNRESERVED),
+                utf8_percent_encode(v, UNRESERVED)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Everything but the characters RFC 3986 leaves unreserved (`A-Z a-z 0-9 - . _ ~`).
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+async fn signed_request(
+    store: &AmazonS3,
+    http: &reqwest::Client,
+    config: &S3Config,
+    method: http::Method,
+    url: &str,
+    body: Bytes,
+) -> Result<Answer> {
+    let fail = |what: String| Error::Backend {
+        backend: "s3",
+        message: what,
+        source: None,
+    };
     let credential = store.credentials().get_credential().await.map_err(|e| {
         fail(format!(
             "no credentials for bucket `{}`: {e}",
@@ -41,7 +98,7 @@ pub(crate) async fn bucket_request(
     })?;
     let mut request = http::Request::builder()
         .method(method.clone())
-        .uri(&url)
+        .uri(url)
         .body(HttpRequestBody::from(body.clone()))
         .map_err(|e| fail(format!("bad request for bucket `{}`: {e}", config.bucket)))?;
     let region = config.region.as_deref().unwrap_or("us-east-1");
@@ -54,7 +111,7 @@ pub(crate) async fn bucket_request(
             ))
         })?;
     let response = http
-        .request(method, &url)
+        .request(method, url)
         .headers(request.headers().clone())
         .body(body)
         .send()
@@ -69,6 +126,12 @@ pub(crate) async fn bucket_request(
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
     Ok(Answer { status, body })
+}
+
+/// The start of a server's answer on one line, for messages.
+pub(crate) fn short(body: &str) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(300).collect()
 }
 
 /// The public-read policy for the objects under `prefix` (GET only: no listing, no writes).

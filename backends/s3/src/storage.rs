@@ -23,10 +23,11 @@ use storages_core::{
 };
 use tokio::sync::OnceCell;
 
-use crate::admin::{bucket_request, create_bucket_body, public_read_policy};
+use crate::admin::{bucket_request, create_bucket_body, public_read_policy, short};
 use crate::config::{ConditionalPut, S3Config};
 use crate::locks::NameLocks;
-use crate::upload::{Head, UploadError, multipart, read_head};
+use crate::upload::{Failed, Head, Plan, UploadError, multipart, read_head};
+use crate::uploads::{self, AbortedUpload, UploadsCleaned};
 
 /// What a write stored.
 struct Written {
@@ -34,6 +35,9 @@ struct Written {
     size: u64,
     etag: Option<String>,
 }
+
+/// Aborts in flight at once when cleaning incomplete uploads.
+const CLEAN_CONCURRENCY: usize = 8;
 
 const UNKNOWN: u8 = 0;
 const SUPPORTED: u8 = 1;
@@ -207,6 +211,34 @@ impl S3Storage {
         }
     }
 
+    /// The error of a failed multipart upload of `name`, naming the upload when aborting it failed too (it stays
+    /// on the server, holding its parts, until cleaned).
+    fn upload_error(&self, name: &Name, failed: Failed) -> Error {
+        let cause = match failed.cause {
+            UploadError::Content(e) => Error::io("read the content for", name.as_str(), e),
+            UploadError::Store(e) => self.error("upload", name.as_str(), e),
+        };
+        match failed.left {
+            None => cause,
+            Some((upload_id, abort)) => {
+                let why = match &cause {
+                    Error::Backend { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                Error::Backend {
+                    backend: "s3",
+                    message: format!(
+                        "{why}; aborting multipart upload {upload_id} also failed: {abort}; its parts stay in \
+                         bucket `{}` until `storages clean STORAGE --older-than AGE` or the bucket's lifecycle rule \
+                         removes them",
+                        self.config.bucket
+                    ),
+                    source: Some(Box::new(cause)),
+                }
+            }
+        }
+    }
+
     /// Checks the bucket once (creating it with `auto_create`, applying `public`), before the first request that
     /// needs it. A failure is not remembered, so a bucket created later is found.
     async fn ready(&self) -> Result<()> {
@@ -367,20 +399,17 @@ impl S3Storage {
                     attributes: attributes.clone(),
                     ..PutMultipartOptions::default()
                 };
-                let done = multipart(
-                    &*self.store,
-                    &path,
+                let plan = Plan {
+                    store: &self.store,
+                    bucket: &self.config.bucket,
+                    path: &path,
                     options,
-                    first,
-                    rest,
-                    self.config.part_size,
-                    self.config.upload_concurrency,
-                )
-                .await
-                .map_err(|e| match e {
-                    UploadError::Content(e) => Error::io("read the content for", name.as_str(), e),
-                    UploadError::Store(e) => self.error("upload", name.as_str(), e),
-                })?;
+                    part_size: self.config.part_size,
+                    concurrency: self.config.upload_concurrency,
+                };
+                let done = multipart(plan, first, rest)
+                    .await
+                    .map_err(|failed| self.upload_error(name, failed))?;
                 Ok(Written {
                     name: name.clone(),
                     size: sent.load(Ordering::Relaxed),
@@ -487,11 +516,6 @@ fn invalid_config(e: &object_store::Error) -> Error {
         value: String::new(),
         expected: format!("settings object_store accepts ({e})"),
     })
-}
-
-fn short(body: &str) -> String {
-    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    one_line.chars().take(300).collect()
 }
 
 #[async_trait]
@@ -772,6 +796,56 @@ impl Storage for S3Storage {
 }
 
 impl S3Storage {
+    /// Aborts the incomplete multipart uploads under this storage's prefix that were started at least
+    /// `older_than` ago, and nothing else: uploads under other prefixes of the bucket and objects are never
+    /// touched. They are what a process killed mid-upload (or one whose abort could not reach the server) leaves;
+    /// pick an age longer than your longest upload, or a live one is cut off. The bucket is neither created nor
+    /// changed.
+    pub async fn clean_incomplete_uploads(&self, older_than: Duration) -> Result<UploadsCleaned> {
+        let prefix = match self.config.prefix.as_str() {
+            "" => String::new(),
+            prefix => format!("{prefix}/"),
+        };
+        let now = SystemTime::now();
+        let found = uploads::list(&self.store, &self.http, &self.config, &prefix).await?;
+        // The server filters by prefix already; checked again so that no answer makes us touch other keys.
+        let old = found
+            .into_iter()
+            .filter(|u| u.key.starts_with(&prefix) && u.age(now) >= older_than);
+        let outcomes: Vec<_> = futures_util::stream::iter(old)
+            .map(|upload| async move {
+                let outcome = uploads::abort(
+                    &self.store,
+                    &self.http,
+                    &self.config,
+                    &upload.key,
+                    &upload.upload_id,
+                )
+                .await;
+                (upload, outcome)
+            })
+            .buffer_unordered(CLEAN_CONCURRENCY)
+            .collect()
+            .await;
+        let mut report = UploadsCleaned::default();
+        for (upload, outcome) in outcomes {
+            match outcome {
+                Ok(true) => report.aborted.push(AbortedUpload {
+                    age: upload.age(now),
+                    key: upload.key,
+                    upload_id: upload.upload_id,
+                }),
+                // Completed or aborted meanwhile by its own writer: nothing left to clean.
+                Ok(false) => {}
+                Err(e) => report.failed.push(e),
+            }
+        }
+        report
+            .aborted
+            .sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
+        Ok(report)
+    }
+
     /// Create-only under the first free candidate, by the safest means the server and the content allow.
     async fn create(
         &self,

@@ -1,0 +1,262 @@
+//! Aborting multipart uploads that did not complete, in a way that survives the end of the process.
+//!
+//! A failed save awaits its abort and reports the outcome. A *cancelled* save (its future dropped: a client that
+//! went away, a command stopped by Ctrl-C) cannot await anything, so its abort runs as a task of its own. Such a
+//! task dies with the runtime, and a process that simply returns from `main` after cancelling its work would leave
+//! the upload behind. Every abort task is therefore counted here, process-wide, and [`settle_aborts`] waits for
+//! them: call it after cancelling in-flight saves and before the runtime ends.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::Duration;
+
+use object_store::aws::AmazonS3;
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinSet;
+
+/// Part tasks of an upload: each answers with its index and the part's id.
+pub(crate) type Parts = JoinSet<(usize, object_store::Result<PartId>)>;
+
+/// One multipart upload on the server: where it is and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRef {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key the upload would have created (the storage's prefix included).
+    pub key: String,
+    /// The id the server gave the upload.
+    pub upload_id: String,
+}
+
+impl fmt::Display for UploadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "multipart upload {} of `{}` in bucket `{}`",
+            self.upload_id, self.key, self.bucket
+        )
+    }
+}
+
+/// Why an upload whose save was cancelled may still be on the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AbortError {
+    /// The server did not accept the abort (unreachable, refused, ...).
+    #[error("aborting {upload} failed: {source}")]
+    Failed {
+        /// The upload.
+        upload: UploadRef,
+        /// What the client reported.
+        #[source]
+        source: object_store::Error,
+    },
+    /// The abort had not finished when [`settle_aborts`] stopped waiting.
+    #[error("aborting {upload} did not finish in time")]
+    Unfinished {
+        /// The upload.
+        upload: UploadRef,
+    },
+    /// The save was dropped outside a runtime, or the runtime ended before the abort finished.
+    #[error("{upload} was not aborted: the async runtime ended before the abort finished")]
+    NoRuntime {
+        /// The upload.
+        upload: UploadRef,
+    },
+}
+
+impl AbortError {
+    /// The upload that may still be on the server.
+    pub fn upload(&self) -> &UploadRef {
+        match self {
+            Self::Failed { upload, .. }
+            | Self::Unfinished { upload }
+            | Self::NoRuntime { upload } => upload,
+        }
+    }
+}
+
+/// What became of the aborts of cancelled saves since the last [`settle_aborts`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct SettledAborts {
+    /// Uploads aborted (or found already gone) on the server.
+    pub aborted: Vec<UploadRef>,
+    /// Uploads that may still be on the server, each with the reason: `storages clean` (or the bucket's lifecycle
+    /// rule) removes them.
+    pub left: Vec<AbortError>,
+}
+
+/// Waits until the aborts of cancelled saves have finished, at most `within`, and reports what became of those
+/// finished since the last call (aborts still running are reported as [`AbortError::Unfinished`] and keep
+/// running).
+///
+/// A process that cancels its work on shutdown (dropping the futures of in-flight saves, for example when a
+/// signal arrives) calls this before its runtime ends, so that no multipart upload outlives it:
+///
+/// ```no_run
+/// # async fn serve() {}
+/// # async fn example() {
+/// use std::time::Duration;
+/// // However serving stops (here after an hour; in an app on a signal), dropping `serve()` cancels its saves.
+/// let _ = tokio::time::timeout(Duration::from_secs(3600), serve()).await;
+/// let settled = storages_s3::settle_aborts(Duration::from_secs(5)).await;
+/// for left in &settled.left {
+///     eprintln!("{left}");
+/// }
+/// # }
+/// ```
+pub async fn settle_aborts(within: Duration) -> SettledAborts {
+    let tracker = &*TRACKER;
+    let _ = tokio::time::timeout(within, async {
+        loop {
+            let idle = tracker.idle.notified();
+            if tracker.lock().running.is_empty() {
+                return;
+            }
+            idle.await;
+        }
+    })
+    .await;
+    let mut state = tracker.lock();
+    let mut settled = std::mem::take(&mut state.settled);
+    settled
+        .left
+        .extend(state.running.values().map(|upload| AbortError::Unfinished {
+            upload: upload.clone(),
+        }));
+    settled
+}
+
+/// Starts aborting `upload` (at `path`): its part tasks are cancelled and awaited first (so that no part lands
+/// after the abort), then the server is asked to abort. The outcome goes to the returned receiver; when nobody
+/// receives it (a cancelled save), it is kept for [`settle_aborts`]. Without a runtime it is recorded as left at
+/// once.
+pub(crate) fn start(
+    store: Arc<AmazonS3>,
+    path: Path,
+    upload: UploadRef,
+    mut parts: Parts,
+) -> oneshot::Receiver<object_store::Result<()>> {
+    let (tx, rx) = oneshot::channel();
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        TRACKER.lock().record(upload, Err(Unheard::NoRuntime));
+        return rx;
+    };
+    let ticket = TRACKER.begin(upload.clone());
+    runtime.spawn(async move {
+        let ticket = ticket;
+        parts.abort_all();
+        while parts.join_next().await.is_some() {}
+        let outcome = match store.abort_multipart(&path, &upload.upload_id).await {
+            // Gone already: completed after all, or aborted by someone else. Nothing is left either way.
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let unheard = match tx.send(outcome) {
+            Ok(()) => None,
+            Err(outcome) => Some(outcome.map_err(Unheard::Failed)),
+        };
+        ticket.finish(unheard);
+    });
+    rx
+}
+
+/// Why an abort that no save waited for did not happen.
+enum Unheard {
+    Failed(object_store::Error),
+    NoRuntime,
+}
+
+/// The aborts running and the outcomes nobody has collected yet, for the whole process.
+static TRACKER: LazyLock<Tracker> = LazyLock::new(Tracker::default);
+
+/// Outcomes kept for [`settle_aborts`] at most: a long-running process that never settles keeps the latest.
+const KEPT: usize = 1000;
+
+#[derive(Default)]
+struct Tracker {
+    state: Mutex<State>,
+    idle: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    next: u64,
+    running: BTreeMap<u64, UploadRef>,
+    settled: SettledAborts,
+}
+
+impl Tracker {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn begin(&'static self, upload: UploadRef) -> Ticket {
+        let mut state = self.lock();
+        let id = state.next;
+        state.next += 1;
+        state.running.insert(id, upload);
+        Ticket {
+            tracker: self,
+            id: Some(id),
+        }
+    }
+}
+
+impl State {
+    /// Keeps the outcome of an abort whose save is no longer there to hear it.
+    fn record(&mut self, upload: UploadRef, outcome: Result<(), Unheard>) {
+        let settled = &mut self.settled;
+        match outcome {
+            Ok(()) => keep(&mut settled.aborted, upload),
+            Err(Unheard::Failed(source)) => {
+                keep(&mut settled.left, AbortError::Failed { upload, source });
+            }
+            Err(Unheard::NoRuntime) => keep(&mut settled.left, AbortError::NoRuntime { upload }),
+        }
+    }
+}
+
+fn keep<T>(list: &mut Vec<T>, item: T) {
+    if list.len() >= KEPT {
+        list.remove(0);
+    }
+    list.push(item);
+}
+
+/// A running abort. Dropped without [`Ticket::finish`] (its task dropped unrun by a runtime shutting down), it
+/// records the upload as left.
+struct Ticket {
+    tracker: &'static Tracker,
+    id: Option<u64>,
+}
+
+impl Ticket {
+    /// The abort is over; `unheard` is its outcome when the save did not receive it.
+    fn finish(mut self, unheard: Option<Result<(), Unheard>>) {
+        self.end(unheard);
+    }
+
+    fn end(&mut self, unheard: Option<Result<(), Unheard>>) {
+        let Some(id) = self.id.take() else { return };
+        let mut state = self.tracker.lock();
+        if let (Some(upload), Some(outcome)) = (state.running.remove(&id), unheard) {
+            state.record(upload, outcome);
+        }
+        let idle = state.running.is_empty();
+        drop(state);
+        if idle {
+            self.tracker.idle.notify_waiters();
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.end(Some(Err(Unheard::NoRuntime)));
+    }
+}
