@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod mirror;
 pub mod named;
 pub mod settings;
 

@@ -24,20 +24,32 @@ const DJANGO: &str = "5.2.8";
 const PACKAGES: &[(&str, &[&str])] = &[
     ("bootstrap@5.3.3", &["dist"]),
     ("bootstrap-icons@1.11.3", &["font", "icons"]),
-    ("@fortawesome/fontawesome-free@6.6.0", &["css", "webfonts", "svgs", "js"]),
+    (
+        "@fortawesome/fontawesome-free@6.6.0",
+        &["css", "webfonts", "svgs", "js"],
+    ),
     ("katex@0.16.11", &["dist"]),
     ("leaflet@1.9.4", &["dist"]),
     ("jquery-ui-dist@1.13.3", &[]),
-    ("tinymce@7.3.0", &["skins", "themes", "icons", "models", "plugins"]),
+    (
+        "tinymce@7.3.0",
+        &["skins", "themes", "icons", "models", "plugins"],
+    ),
     ("@fontsource/roboto@5.1.0", &[]),
     ("@fontsource/noto-sans-jp@5.1.0", &[]),
     ("codemirror@5.65.18", &["lib", "mode", "addon", "theme"]),
     ("highlight.js@11.10.0", &["styles"]),
-    ("ace-builds@1.36.2", &["src", "src-noconflict", "src-min", "src-min-noconflict"]),
+    (
+        "ace-builds@1.36.2",
+        &["src", "src-noconflict", "src-min", "src-min-noconflict"],
+    ),
     ("monaco-editor@0.52.0", &["min", "esm"]),
     ("three@0.169.0", &["build", "examples"]),
     ("moment@2.30.1", &["min", "locale", "dist"]),
-    ("pdfjs-dist@4.6.82", &["build", "web", "cmaps", "standard_fonts"]),
+    (
+        "pdfjs-dist@4.6.82",
+        &["build", "web", "cmaps", "standard_fonts"],
+    ),
     ("echarts@5.5.1", &["dist", "lib"]),
 ];
 
@@ -75,7 +87,10 @@ pub fn corpus() -> BenchResult<PathBuf> {
     let partial = cache_root().join(format!("{CORPUS}.partial-{}", std::process::id()));
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial)?;
-    eprintln!("fetching the benchmark corpus into {} (once)", root.display());
+    eprintln!(
+        "fetching the benchmark corpus into {} (once)",
+        root.display()
+    );
     fetch_django_admin(&partial)?;
     for (spec, _) in PACKAGES {
         fetch_npm(&partial, spec)?;
@@ -105,18 +120,19 @@ fn fetch_django_admin(into: &Path) -> BenchResult<()> {
     let download = into.join(".download");
     fs::create_dir_all(&download)?;
     let python = std::env::var("STORAGES_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--no-deps",
-        "--only-binary",
-        ":all:",
-        &format!("django=={DJANGO}"),
-        "-d",
-    ])
-    .arg(&download))?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            &format!("django=={DJANGO}"),
+            "-d",
+        ])
+        .arg(&download))?;
     let wheel = fs::read_dir(&download)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -262,7 +278,9 @@ fn published(inner: &Path, folders: &[&str]) -> bool {
     if folders.is_empty() {
         let first = inner.components().next();
         return !matches!(
-            first.map(|c| c.as_os_str().to_string_lossy().into_owned()).as_deref(),
+            first
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .as_deref(),
             Some("package.json" | "README.md" | "LICENSE" | "CHANGELOG.md")
         );
     }
