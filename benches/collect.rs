@@ -22,9 +22,6 @@
 //! run are timed three times each, alternating, and the best is kept (on a shared machine other work only ever
 //! adds time); everything else is timed once.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -134,7 +131,7 @@ fn main() -> BenchResult<()> {
     out.clear();
 
     // Garage: ours on the full tree, then both sides on the django-storages tree.
-    let garage = support::s3::shared_garage();
+    let garage = storages_testkit::s3::shared_garage();
     let (ours_s3, s3_summary) = ours(&src, &garage_url(garage, "ours-full"))?;
     let (ours_s3_again, s3_summary_again) = ours(&src, &garage_url(garage, "ours-full"))?;
     writeln!(out, "Garage target, full tree:")?;
@@ -230,7 +227,7 @@ fn main() -> BenchResult<()> {
 }
 
 /// Our settings URL for `prefix` in Garage's bucket.
-fn garage_url(garage: &support::s3::Garage, prefix: &str) -> String {
+fn garage_url(garage: &storages_testkit::s3::Garage, prefix: &str) -> String {
     format!("{}&base_url=/static/", garage.settings_url(prefix))
 }
 
@@ -351,7 +348,7 @@ fn timed(command: &mut Command) -> BenchResult<(Duration, Output)> {
 /// Our collectstatic into `url`: its time and summary line.
 fn ours(src: &Path, url: &str) -> BenchResult<(Duration, String)> {
     let (elapsed, output) = timed(
-        Command::new(support::storages_bin())
+        Command::new(env!("CARGO_BIN_EXE_storages"))
             .args([
                 "collectstatic",
                 "--manifest",
@@ -380,7 +377,7 @@ fn django(work: &Path, src: &Path, extra: &str, storage: &str) -> BenchResult<Co
         src = path(src),
     );
     std::fs::write(settings_dir.join("bench_settings.py"), settings)?;
-    let mut command = Command::new(support::s3::python());
+    let mut command = Command::new(storages_testkit::s3::python());
     command
         .args(["-m", "django", "collectstatic", "--noinput", "-v", "0"])
         .env("DJANGO_SETTINGS_MODULE", "bench_settings")
