@@ -112,8 +112,37 @@ impl Watched {
         let _ = self.server.wait();
     }
 
+    /// Stops the server (SIGSTOP) and waits until the kernel says it is stopped: every one of its threads.
+    pub(crate) fn pause(&mut self) {
+        self.signal("STOP");
+        self.wait_state(|state| state == 'T', "stopped");
+    }
+
+    /// Lets a stopped server go on (SIGCONT) and waits until it is no longer stopped.
+    pub(crate) fn resume(&mut self) {
+        self.signal("CONT");
+        self.wait_state(|state| state != 'T', "running again");
+    }
+
+    /// Waits (up to 5 s) until every thread's state letter in `/proc` satisfies `wanted`.
+    fn wait_state(&self, wanted: impl Fn(char) -> bool, what: &str) {
+        let pid = self.server.id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let states = thread_states(pid);
+            if !states.is_empty() && states.iter().all(|&state| wanted(state)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process {pid} is not {what} after 5 s: thread states {states:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends `signal` (`STOP`, `CONT`) to the server with `kill(1)`, panicking if it cannot be delivered.
-    pub(crate) fn signal(&mut self, signal: &str) {
+    fn signal(&mut self, signal: &str) {
         if let Ok(Some(status)) = self.server.try_wait() {
             panic!("cannot send SIG{signal}: the server has exited ({status})");
         }
@@ -168,6 +197,22 @@ impl Drop for Watched {
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
+}
+
+/// The state letter (`R`, `S`, `T`, ...) of each thread of process `pid`, from `/proc/PID/task/*/stat`.
+fn thread_states(pid: u32) -> Vec<char> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+        // The command name in parentheses may hold spaces; the state follows its closing parenthesis.
+        .filter_map(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        })
+        .collect()
 }
 
 /// Waits until `GET path` on `port` answers with a status that `ready` accepts, and the server's log names the port.

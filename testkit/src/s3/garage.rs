@@ -129,12 +129,12 @@ admin_token = "{admin_token}"
 
     /// Stops the process (SIGSTOP): it holds its connections and answers nothing, as a hung machine would.
     pub(crate) fn pause(&mut self) {
-        self.process.signal("STOP");
+        self.process.pause();
     }
 
     /// Lets a paused process go on (SIGCONT).
     pub(crate) fn resume(&mut self) {
-        self.process.signal("CONT");
+        self.process.resume();
     }
 
     /// Starts the server again after [`Node::kill`], on the same configuration, ports and data (the old process
