@@ -5,6 +5,7 @@
 //! Nothing here is a mock: every server is the real program, installed by `scripts/test`.
 
 mod app;
+pub mod photos_cluster;
 mod process;
 pub mod s3;
 
