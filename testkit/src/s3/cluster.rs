@@ -46,6 +46,8 @@ pub struct ClusterHealth {
 #[derive(Debug)]
 pub struct GarageCluster {
     nodes: Vec<Node>,
+    /// Each node's `<id>@<rpc address>`.
+    addresses: Vec<String>,
     states: [State; 3],
     tenant: Tenant,
     dir: tempfile::TempDir,
@@ -80,6 +82,7 @@ impl GarageCluster {
         first.try_cli(&["layout", "apply", "--version", "1"])?;
         let mut cluster = Self {
             nodes,
+            addresses,
             states: [State::Up; 3],
             tenant: Tenant::new(),
             dir: setup.dir,
@@ -98,11 +101,32 @@ impl GarageCluster {
         self.states[n - 1] = State::Killed;
     }
 
-    /// Starts node `n` again on its configuration, ports and data, and waits until the cluster is healthy again
-    /// (every node connected to every other, every partition on nodes that are up).
+    /// Starts node `n` again on its configuration, ports and data, connects it to the running nodes (as
+    /// `bootstrap_peers` would at start; left alone, Garage takes from one to thirty seconds to find its peers
+    /// again) and waits until the cluster is healthy again (every node connected to every other, every partition
+    /// on nodes that are up).
     pub fn restart(&mut self, n: usize) {
         self.node(n).restart();
         self.states[n - 1] = State::Up;
+        let deadline = Instant::now() + START_TIMEOUT;
+        for peer in 1..=3 {
+            if peer == n || self.states[peer - 1] != State::Up {
+                continue;
+            }
+            // Both ways: a running node that saw this one die retries it on a growing backoff, and goes on
+            // counting it as down for up to half a minute unless it connects itself.
+            for (from, to) in [(n, peer), (peer, n)] {
+                let address = self.addresses[to - 1].clone();
+                let connect =
+                    self.nodes[from - 1].retry_cli(deadline, &["node", "connect", &address]);
+                if let Err(error) = connect {
+                    panic!(
+                        "node {from} did not connect to node {to}: {}",
+                        error.message()
+                    );
+                }
+            }
+        }
         self.wait_healthy();
     }
 
