@@ -1,9 +1,8 @@
-//! The load driver: sends requests with a bounded number in flight, round-robin over the apps as given, and kills
-//! and restarts a node of the cluster when the requests before a given index have been sent.
+//! The load driver: sends requests with a bounded number in flight, and kills and restarts a node of the cluster
+//! between them: before, down and back are counted in requests sent, the outage also in time.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,29 +22,32 @@ pub struct Request {
     pub upload: Upload,
 }
 
-/// A node to kill while the requests are sent, and when to start it again.
+/// A node killed while requests are sent, and started again.
 #[derive(Debug, Clone, Copy)]
 pub struct Fault {
     /// The node (1 to 3).
     pub node: usize,
-    /// Killed before request `kill_before` is sent.
-    pub kill_before: usize,
-    /// Started again before request `restart_before` is sent.
-    pub restart_before: usize,
-    /// Whether sending waits until the cluster is healthy again (else requests keep going while the node rejoins).
-    pub wait_for_health: bool,
+    /// Requests sent before the kill.
+    pub before: usize,
+    /// Requests sent while the node is down, at least.
+    pub down: usize,
+    /// How long the node stays down, at least (requests go on meanwhile).
+    pub down_for: Duration,
+    /// Requests sent once it is started again.
+    pub back: usize,
+    /// `true`: the requests sent while it was down are finished before it is started again, and the next are sent
+    /// once the cluster is healthy, so that each request meets the node either down or back. `false`: requests go
+    /// on while it rejoins.
+    pub between_requests: bool,
 }
 
-impl Fault {
-    /// `node` killed after a third of `requests` were sent and restarted after two thirds.
-    pub fn in_the_middle(node: usize, requests: usize, wait_for_health: bool) -> Self {
-        Self {
-            node,
-            kill_before: requests / 3,
-            restart_before: requests * 2 / 3,
-            wait_for_health,
-        }
-    }
+/// How requests are sent: a number of them with every node up, or around a fault.
+#[derive(Debug, Clone, Copy)]
+pub enum Schedule {
+    /// This many requests, nothing killed.
+    Steady(usize),
+    /// Around a node killed and restarted.
+    Fault(Fault),
 }
 
 /// What happened: every request, when the node went down and came back, and what ran while it was down.
@@ -66,23 +68,47 @@ pub struct Driven<T> {
 /// The cluster, shared with the blocking tasks that kill and restart its nodes.
 pub type SharedCluster = Arc<Mutex<GarageCluster>>;
 
-/// Sends `requests` to the apps at `bases` (app `n` at `bases[n - 1]`), at most `concurrency` at once, with
-/// `fault` injected; `while_down` runs (blocking) right after the kill, while requests go on, and the node is not
-/// restarted before it has returned.
+/// Requests in flight, and what the finished ones recorded.
+struct InFlight {
+    tasks: JoinSet<Record>,
+    records: Vec<Record>,
+}
+
+impl InFlight {
+    /// Keeps what has ended, so that records do not wait for the end in a growing set of tasks.
+    fn collect_finished(&mut self) {
+        while let Some(done) = self.tasks.try_join_next() {
+            self.records.push(done.expect("a request task"));
+        }
+    }
+
+    async fn finish(&mut self) {
+        while let Some(done) = self.tasks.join_next().await {
+            self.records.push(done.expect("a request task"));
+        }
+    }
+}
+
+/// Sends request `request(i)` for `i` from 0 to the apps at `bases` (app `n` at `bases[n - 1]`), at most
+/// `concurrency` at once, as `schedule` says. `while_down` runs (blocking) right after a kill, while requests go
+/// on; the node is not restarted before it has returned.
 pub async fn drive<T: Send + 'static>(
     bases: &[String],
     load: Load,
-    requests: Vec<Request>,
     concurrency: usize,
-    fault: Option<(Fault, &SharedCluster)>,
+    request: impl Fn(usize) -> Request,
+    schedule: Schedule,
+    cluster: &SharedCluster,
     while_down: impl FnOnce() -> T + Send + 'static,
 ) -> Driven<T> {
     let client = requests::client();
-    let phase = Arc::new(AtomicU8::new(Phase::Before as u8));
     let slots = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = JoinSet::new();
+    let mut in_flight = InFlight {
+        tasks: JoinSet::new(),
+        records: Vec::new(),
+    };
     let mut driven = Driven {
-        records: Vec::with_capacity(requests.len()),
+        records: Vec::new(),
         killed: None,
         restarted: None,
         healthy: None,
@@ -91,45 +117,54 @@ pub async fn drive<T: Send + 'static>(
     let mut while_down = Some(while_down);
     let mut down_task = None;
     let mut rejoining = None;
-    for (i, request) in requests.into_iter().enumerate() {
-        if let Some((fault, cluster)) = fault {
-            if i == fault.kill_before {
-                with_cluster(cluster, move |c| c.kill(fault.node))
+    let mut phase = Phase::Before;
+    let mut back_from = 0;
+    for i in 0.. {
+        match (schedule, phase) {
+            (Schedule::Steady(n), _) if i == n => break,
+            (Schedule::Steady(_), _) => {}
+            (Schedule::Fault(fault), Phase::Before) if i == fault.before => {
+                on_cluster(cluster, move |c| c.kill(fault.node))
                     .await
                     .expect("kill a node");
                 driven.killed = Some(Instant::now());
-                phase.store(Phase::Down as u8, Ordering::SeqCst);
+                phase = Phase::Down;
                 down_task = while_down.take().map(tokio::task::spawn_blocking);
             }
-            if i == fault.restart_before {
+            (Schedule::Fault(fault), Phase::Down)
+                if i >= fault.before + fault.down
+                    && driven.killed.is_some_and(|t| t.elapsed() >= fault.down_for) =>
+            {
+                if fault.between_requests {
+                    in_flight.finish().await;
+                }
                 if let Some(task) = down_task.take() {
-                    driven.while_down =
-                        Some(task.await.expect("the task run while the node is down"));
+                    let ran = task.await.expect("the task run while the node is down");
+                    driven.while_down = Some(ran);
                 }
                 driven.restarted = Some(Instant::now());
-                let restart = with_cluster(cluster, move |c| {
+                let restart = on_cluster(cluster, move |c| {
                     c.restart(fault.node);
                     Instant::now()
                 });
-                if fault.wait_for_health {
+                if fault.between_requests {
                     driven.healthy = Some(restart.await.expect("restart a node"));
                 } else {
                     rejoining = Some(restart);
                 }
-                phase.store(Phase::Back as u8, Ordering::SeqCst);
+                phase = Phase::Back;
+                back_from = i;
             }
+            (Schedule::Fault(fault), Phase::Back) if i == back_from + fault.back => break,
+            (Schedule::Fault(_), _) => {}
         }
         let slot = Arc::clone(&slots)
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
+        let request = request(i);
         let (client, base) = (client.clone(), bases[request.app - 1].clone());
-        let phase = match phase.load(Ordering::SeqCst) {
-            p if p == Phase::Down as u8 => Phase::Down,
-            p if p == Phase::Back as u8 => Phase::Back,
-            _ => Phase::Before,
-        };
-        tasks.spawn(async move {
+        in_flight.tasks.spawn(async move {
             let target = Target {
                 app: request.app,
                 base: &base,
@@ -143,23 +178,19 @@ pub async fn drive<T: Send + 'static>(
             drop(slot);
             record
         });
-        // Keep what has ended, so that the records do not wait for the end in a growing set of tasks.
-        while let Some(done) = tasks.try_join_next() {
-            driven.records.push(done.expect("a request task"));
-        }
+        in_flight.collect_finished();
     }
-    while let Some(done) = tasks.join_next().await {
-        driven.records.push(done.expect("a request task"));
-    }
+    in_flight.finish().await;
     if let Some(rejoining) = rejoining {
         driven.healthy = Some(rejoining.await.expect("restart a node"));
     }
+    driven.records = in_flight.records;
     driven
 }
 
 /// Starts `f` on the cluster in a blocking task at once (killing and restarting wait on processes and on the
 /// cluster's health).
-pub fn with_cluster<T: Send + 'static>(
+fn on_cluster<T: Send + 'static>(
     cluster: &SharedCluster,
     f: impl FnOnce(&mut GarageCluster) -> T + Send + 'static,
 ) -> JoinHandle<T> {

@@ -4,9 +4,10 @@
 //! 1. Node failure: the uploads of [`Plan`] go round-robin to the four apps; node 3 is SIGKILLed after a third
 //!    of them were sent and started again after two thirds, while the load goes on.
 //! 2. Endpoint outage: requests (new uploads and reads of acknowledged ones, verified byte for byte) go
-//!    round-robin to the four apps; node 2 is SIGKILLed after a third, `storages check` runs on apps 3-4's
-//!    settings while it is down, and it is started again after two thirds, the last third sent once the cluster is
-//!    healthy again (apps are not restarted).
+//!    round-robin to the four apps; node 2 is SIGKILLed after a third and stays down for another third and at
+//!    least [`Plan::outage`], while `storages check` runs on apps 3-4's settings; once the requests in flight have
+//!    finished it is started again, and the last third is sent when the cluster is healthy (apps are not
+//!    restarted).
 //! 3. Every acknowledged upload of both loads is read through each of the four apps and compared with its pattern
 //!    as it streams; the bucket is listed for objects nobody acknowledged and for incomplete multipart uploads.
 //!
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 pub use bucket::{Object, OpenUpload};
-use driver::{Fault, Request, SharedCluster, drive};
+use driver::{Fault, Request, Schedule, SharedCluster, drive};
 pub use figures::{Apps, Figures, Table, figures};
 pub use requests::{Kind, Load, Phase, Record, stored_name};
 pub use workload::{Plan, Totals, Upload};
@@ -176,23 +177,28 @@ pub fn run(programs: &Programs, plan: &Plan) -> Report {
     let loaded = Instant::now();
     let uploads = plan.node_failure_uploads();
     let workload = Totals::of(&uploads, plan.part_size);
-    let requests: Vec<Request> = uploads
-        .into_iter()
-        .enumerate()
-        .map(|(i, upload)| Request {
-            kind: Kind::Upload,
-            app: i % 4 + 1,
-            upload,
-        })
-        .collect();
-    // Requests keep going while node 3 rejoins.
-    let fault = Fault::in_the_middle(3, plan.uploads, false);
+    let request = |i: usize| Request {
+        kind: Kind::Upload,
+        app: i % 4 + 1,
+        upload: uploads[i].clone(),
+    };
+    // Killed after a third, started again after two thirds; uploads keep going while it rejoins.
+    let third = plan.uploads / 3;
+    let fault = Fault {
+        node: 3,
+        before: third,
+        down: third,
+        down_for: Duration::ZERO,
+        back: plan.uploads - 2 * third,
+        between_requests: false,
+    };
     let first = runtime.block_on(drive(
         &bases,
         Load::NodeFailure,
-        requests,
         plan.concurrency,
-        Some((fault, &cluster)),
+        request,
+        Schedule::Fault(fault),
+        &cluster,
         || (),
     ));
     let open_after_node_failure = bucket::open_uploads(&peer, &bucket, &prefix);
@@ -225,19 +231,26 @@ pub fn run(programs: &Programs, plan: &Plan) -> Report {
         !acknowledged.is_empty(),
         "no upload succeeded during the node failure: nothing to read during the outage"
     );
-    let requests: Vec<Request> = (0..plan.outage_requests)
-        .map(|j| Request {
-            kind: if j % 2 == 0 { Kind::Upload } else { Kind::Read },
-            app: j % 4 + 1,
-            upload: if j % 2 == 0 {
-                plan.upload(plan.uploads + j / 2)
-            } else {
-                acknowledged[j * 7919 % acknowledged.len()].clone()
-            },
-        })
-        .collect();
-    // The last third shows that apps 3-4 serve again once node 2 is back, without being restarted.
-    let fault = Fault::in_the_middle(2, plan.outage_requests, true);
+    let request = |j: usize| Request {
+        kind: if j % 2 == 0 { Kind::Upload } else { Kind::Read },
+        app: j % 4 + 1,
+        upload: if j % 2 == 0 {
+            plan.upload(plan.uploads + j / 2)
+        } else {
+            acknowledged[j * 7919 % acknowledged.len()].clone()
+        },
+    };
+    // Down for a third of the requests and at least `outage`; the last third, sent once the cluster is healthy,
+    // shows that apps 3-4 serve again without being restarted.
+    let third = plan.outage_requests / 3;
+    let fault = Fault {
+        node: 2,
+        before: third,
+        down: third,
+        down_for: plan.outage,
+        back: third,
+        between_requests: true,
+    };
     let check = {
         let (storages, url) = (programs.storages.clone(), urls[1].clone());
         move || storages_command(&storages, &["check", &url])
@@ -245,9 +258,10 @@ pub fn run(programs: &Programs, plan: &Plan) -> Report {
     let second = runtime.block_on(drive(
         &bases,
         Load::EndpointOutage,
-        requests,
         plan.concurrency,
-        Some((fault, &cluster)),
+        request,
+        Schedule::Fault(fault),
+        &cluster,
         check,
     ));
     let check_back = storages_command(&programs.storages, &["check", &urls[1]]);
@@ -272,23 +286,23 @@ pub fn run(programs: &Programs, plan: &Plan) -> Report {
     let verified = Instant::now();
     let mut records = first.records;
     records.extend(second.records);
-    let requests: Vec<Request> = records
+    let stored: Vec<&Upload> = records
         .iter()
         .filter(|r| r.kind == Kind::Upload && r.ok())
-        .flat_map(|r| {
-            (1..=4).map(|app| Request {
-                kind: Kind::Read,
-                app,
-                upload: r.upload.clone(),
-            })
-        })
+        .map(|r| &r.upload)
         .collect();
+    let request = |i: usize| Request {
+        kind: Kind::Read,
+        app: i % 4 + 1,
+        upload: stored[i / 4].clone(),
+    };
     let last = runtime.block_on(drive(
         &bases,
         Load::Verification,
-        requests,
         plan.concurrency,
-        None,
+        request,
+        Schedule::Steady(stored.len() * 4),
+        &cluster,
         || (),
     ));
     records.extend(last.records);

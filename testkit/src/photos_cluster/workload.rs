@@ -2,13 +2,18 @@
 //! verifying needs no stored copy) and sizes drawn from a seeded generator, mostly small, some above the
 //! storage's part size so that multipart uploads run.
 
+use std::time::Duration;
+
 /// How big the load is.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Uploads while node 3 is killed and restarted.
     pub uploads: usize,
-    /// Requests (half uploads, half reads of earlier uploads) while node 2 is killed and restarted.
+    /// Requests (half uploads, half reads of earlier uploads) while node 2 is killed and restarted: a third
+    /// before, a third while it is down (more if they take less than `outage`), a third once it is back.
     pub outage_requests: usize,
+    /// How long node 2 stays down, at least.
+    pub outage: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
     /// The storage's `part_size`: content above it goes as a multipart upload.
@@ -28,11 +33,12 @@ const MIB: u64 = 1024 * 1024;
 
 impl Plan {
     /// Issue 10's numbers: 2,000 uploads of 1 KiB to 20 MiB at concurrency 32, one in 19 (5.3 %) above a part
-    /// size of 5 MiB, about 750 MB in all; 400 requests during the endpoint outage.
+    /// size of 5 MiB, about 750 MB in all; then at least 400 requests around an endpoint outage of at least 10 s.
     pub fn issue() -> Self {
         Self {
             uploads: 2_000,
             outage_requests: 400,
+            outage: Duration::from_secs(10),
             concurrency: 32,
             part_size: 5 * MIB,
             multipart_every: 19,
@@ -47,6 +53,7 @@ impl Plan {
         Self {
             uploads: 120,
             outage_requests: 60,
+            outage: Duration::from_secs(2),
             concurrency: 16,
             large_every: 3,
             ..Self::issue()
