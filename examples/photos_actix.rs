@@ -2,7 +2,8 @@
 //! `photos/page.rs`; only the wiring differs.
 //!
 //! Run it with `cargo run --features actix --example photos_actix` (then open http://127.0.0.1:8000); `PORT`,
-//! `--port`, `PHOTOS_UPLOAD_LIMIT` and the `STORAGES_*` variables work as for `photos`.
+//! `--port`, `PHOTOS_UPLOAD_LIMIT`, `PHOTOS_IDLE_TIMEOUT_SECS`, `RUST_LOG` and the `STORAGES_*` variables work as
+//! for `photos`.
 
 #[path = "photos/page.rs"]
 mod page;
@@ -23,6 +24,7 @@ struct Photos {
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    page::install_logging();
     let port = page::port()?;
     let storages = Storages::from_env()?;
     let (media, statics) = (storages.media()?, storages.static_files()?);
@@ -62,7 +64,7 @@ async fn gallery(photos: web::Data<Photos>) -> HttpResponse {
         Ok(html) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(html),
-        Err(e) => HttpResponse::InternalServerError().body(page::internal(&e)),
+        Err(e) => HttpResponse::InternalServerError().body(page::internal("gallery", &e)),
     }
 }
 
@@ -84,6 +86,6 @@ async fn upload(
     let stored = &received.files[0].name;
     match page::uploaded_json(&*photos.media, stored).await {
         Ok(json) => HttpResponse::Created().json(json),
-        Err(e) => HttpResponse::InternalServerError().body(page::internal(&e)),
+        Err(e) => HttpResponse::InternalServerError().body(page::internal("upload answer", &e)),
     }
 }

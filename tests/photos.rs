@@ -6,7 +6,7 @@ mod support;
 
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
-use support::{Server, example};
+use support::{Server, example, files_under};
 
 /// A tiny but real PNG (1x1, red).
 const PNG: &[u8] = &[
@@ -61,6 +61,9 @@ scenarios!(
     served_photos_have_validators_ranges_and_head_over_the_wire,
     an_upload_over_the_limit_is_413_and_leaves_nothing,
     after_collectstatic_the_page_links_the_hashed_css,
+    a_full_disk_is_500_and_logged_once_with_its_cause,
+    an_upload_named_like_a_temporary_file_is_stored_under_a_clean_name,
+    a_stalled_upload_is_408_and_leaves_nothing,
 );
 
 /// `storages collectstatic --manifest` into the app's static storage: the page then links the hashed name from
@@ -464,4 +467,192 @@ async fn an_upload_over_the_limit_is_413_and_leaves_nothing(app: &str) {
             .len(),
         limit as u64
     );
+}
+
+/// The gallery page's HTML.
+async fn gallery(http: &reqwest::Client, app: &Server) -> String {
+    let res = http.get(app.url("/")).send().await.expect("gallery");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.expect("html")
+}
+
+/// Posts a photo form; `json` asks for the JSON answer instead of the redirect.
+async fn post(http: &reqwest::Client, app: &Server, form: Form, json: bool) -> reqwest::Response {
+    let mut request = http.post(app.url("/upload")).multipart(form);
+    if json {
+        request = request.header("accept", "application/json");
+    }
+    request.send().await.expect("an answer to the upload")
+}
+
+/// Waits (up to 10 s) until one of the server's stderr lines contains `needle`, then a little longer so that a
+/// second line about the same thing would have arrived too.
+async fn stderr_after(app: &Server, needle: &str) -> Vec<String> {
+    for _ in 0..200 {
+        if app.stderr().iter().any(|l| l.contains(needle)) {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.stderr()
+}
+
+/// Media on a tmpfs far smaller than the photo: the write fails for real with ENOSPC. The client learns only that
+/// the storage failed; the operator reads one line with the operation, the name and the cause.
+async fn a_full_disk_is_500_and_logged_once_with_its_cause(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = support::mount::TmpfsMount::with_size("64k");
+    let media = format!("file://{}?base_url=/media/", disk.path().display());
+    let app = Server::start(
+        &example(app),
+        dir.path(),
+        &[("STORAGES_MEDIA_URL", media.as_str())],
+    );
+    let photo = vec![0x42u8; 1 << 20];
+    let photo = Form::new().part("file", Part::bytes(photo).file_name("full.png"));
+    let res = post(&client(), &app, photo, false).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = res.text().await.expect("text");
+    assert!(!body.contains("No space"), "details leaked: {body}");
+
+    let log = stderr_after(&app, "photos/full.png").await;
+    let about: Vec<&String> = log.iter().filter(|l| l.contains("full.png")).collect();
+    assert_eq!(about.len(), 1, "one line about the failure, got: {log:#?}");
+    let line = about[0];
+    for part in [
+        "ERROR",
+        "operation=\"upload\"",
+        "backend=\"local\"",
+        "name=\"photos/full.png\"",
+        "No space left on device",
+    ] {
+        assert!(line.contains(part), "{part:?} missing from: {line}");
+    }
+    let alarms = log
+        .iter()
+        .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+        .count();
+    assert_eq!(alarms, 1, "logged once: {log:#?}");
+    let left = files_under(disk.path());
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
+    drop(app);
+}
+
+/// A name every backend reserves for its temporary files is cleaned into an ordinary one, not refused with `500`.
+async fn an_upload_named_like_a_temporary_file_is_stored_under_a_clean_name(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = start(app, dir.path());
+    let http = client();
+    let res = post(&http, &app, form(".storages-tmp.x.png", PNG), false).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let stored = dir.path().join("media/photos/storages-tmp.x.png");
+    assert_eq!(std::fs::read(&stored).expect("stored clean"), PNG);
+
+    let again = form("C:\\fakepath\\.storages-tmp.x.png", PNG);
+    let res = post(&http, &app, again, true).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: serde_json::Value = res.json().await.expect("json");
+    let name = body["name"].as_str().expect("name");
+    assert!(
+        name.starts_with("photos/storages-tmp_") && name.ends_with(".x.png"),
+        "{name}"
+    );
+    let page = gallery(&http, &app).await;
+    assert!(
+        page.contains("<img src=\"/media/photos/storages-tmp.x.png\""),
+        "{page}"
+    );
+    let served = http
+        .get(app.url("/media/photos/storages-tmp.x.png"))
+        .send()
+        .await
+        .expect("image");
+    assert_eq!(served.status(), StatusCode::OK);
+}
+
+/// A client that sends its headers and part of a photo, then nothing: after the idle timeout it gets `408`, the
+/// connection is closed, and neither a temporary file nor a descriptor of it stays behind.
+async fn a_stalled_upload_is_408_and_leaves_nothing(app: &str) {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let idle = Duration::from_secs(1);
+    let app = Server::start(
+        &example(app),
+        dir.path(),
+        &[("PHOTOS_IDLE_TIMEOUT_SECS", "1")],
+    );
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // One whole request first, so that what the server opens once (workers, pools) is counted in the baseline.
+    let mut warm = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    warm.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    warm.read_to_end(&mut Vec::new()).await.expect("page");
+    let baseline = steady_fds(&app).await;
+    let boundary = "XBOUNDARYX";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.png\"\r\nContent-Type: image/png\r\n\r\n"
+    );
+    let request = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n{head}",
+        head.len() + 1_000_000
+    );
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(request.as_bytes()).await.expect("head");
+    conn.write_all(&[0x42; 100_000])
+        .await
+        .expect("part of the photo");
+    conn.flush().await.expect("flush");
+    let stalled = Instant::now();
+
+    let photos = dir.path().join("media/photos");
+    support::expect_one_temporary_file(&photos).await;
+    assert!(
+        app.open_fds() > baseline,
+        "the stalled upload holds descriptors while it lasts"
+    );
+
+    let mut answer = Vec::new();
+    let slack = Duration::from_secs(5);
+    tokio::time::timeout(idle + slack, conn.read_to_end(&mut answer))
+        .await
+        .expect("an answer and a closed connection within the idle timeout and slack")
+        .expect("read");
+    let waited = stalled.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "not a 408 after {waited:?}: {answer}"
+    );
+    assert!(
+        waited >= idle - Duration::from_millis(100),
+        "answered before the idle timeout: {waited:?}"
+    );
+    let left = files_under(&photos);
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let open = steady_fds(&app).await;
+    assert!(
+        open <= baseline,
+        "{open} descriptors open, {baseline} before the upload"
+    );
+}
+
+/// The server's count of open descriptors once it has stayed the same for 300 ms (at most 10 s).
+async fn steady_fds(app: &Server) -> usize {
+    let mut last = app.open_fds();
+    let mut same = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = app.open_fds();
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+        if same == 6 {
+            break;
+        }
+    }
+    last
 }

@@ -2,6 +2,7 @@
 //! only wires these to its framework.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use storages::web::{ServeOptions, UploadOptions};
 use storages::{Error, Metadata, Name, Storage, StorageExt};
@@ -22,6 +23,17 @@ pub const IMAGE_TYPES: &[&str] = &[
     "image/avif",
 ];
 
+/// Sends log events to stderr, filtered by `RUST_LOG` (`info` when unset): among them every storage failure, which
+/// the web core logs once with its cause.
+pub fn install_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// `--port N`, else `PORT`, else 8000.
 pub fn port() -> Result<u16, Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -35,7 +47,9 @@ pub fn port() -> Result<u16, Box<dyn std::error::Error>> {
     })
 }
 
-/// The upload rules: the form's `file` field, one image per request, into `photos/`.
+/// The upload rules: the form's `file` field, one image per request, into `photos/`; the size limit from
+/// `PHOTOS_UPLOAD_LIMIT` (bytes) and the idle timeout from `PHOTOS_IDLE_TIMEOUT_SECS` (seconds, fractions allowed)
+/// when set.
 pub fn upload_options() -> Result<UploadOptions, Box<dyn std::error::Error>> {
     let limit = match std::env::var("PHOTOS_UPLOAD_LIMIT") {
         Ok(v) => v
@@ -43,26 +57,34 @@ pub fn upload_options() -> Result<UploadOptions, Box<dyn std::error::Error>> {
             .map_err(|_| format!("invalid PHOTOS_UPLOAD_LIMIT `{v}`"))?,
         Err(_) => UPLOAD_LIMIT,
     };
-    Ok(UploadOptions::new()
+    let mut options = UploadOptions::new()
         .field("file")
         .directory(Name::new(PHOTOS)?)
         .max_files(1)
         .max_file_size(limit)
-        .allow_types(IMAGE_TYPES.iter().copied()))
+        .allow_types(IMAGE_TYPES.iter().copied());
+    if let Ok(v) = std::env::var("PHOTOS_IDLE_TIMEOUT_SECS") {
+        let idle = v
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .filter(|idle| !idle.is_zero())
+            .ok_or_else(|| {
+                format!("invalid PHOTOS_IDLE_TIMEOUT_SECS `{v}`: not a positive number")
+            })?;
+        options = options.idle_timeout(idle);
+    }
+    Ok(options)
 }
 
-/// How media is served: uploads are never run as active content; storage errors are logged.
+/// How media is served: uploads are never run as active content.
 pub fn media_serving() -> ServeOptions {
-    ServeOptions::media().on_error(log_serving_error)
+    ServeOptions::media()
 }
 
 /// How static files are served: inline, hashed names immutable, precompressed siblings.
 pub fn static_serving() -> ServeOptions {
-    ServeOptions::static_files().on_error(log_serving_error)
-}
-
-fn log_serving_error(name: &Name, error: &Error) {
-    eprintln!("photos: serving {name} failed: {error}");
+    ServeOptions::static_files()
 }
 
 /// Publishes the stylesheet to the static storage (at every start, replacing the last one).
@@ -139,9 +161,10 @@ pub async fn uploaded_json(media: &dyn Storage, name: &Name) -> Result<serde_jso
     Ok(serde_json::json!({ "name": name.as_str(), "url": url }))
 }
 
-/// Logs a storage error and says only that the storage failed.
-pub fn internal(e: &Error) -> &'static str {
-    eprintln!("photos: {e}");
+/// Logs a failure of the app's own storage calls (`operation`: the page or answer it was making) and says only
+/// that the storage failed. The web core logs its own failures; this is for the app's.
+pub fn internal(operation: &'static str, e: &Error) -> &'static str {
+    tracing::error!(operation, cause = %e, "storage failed");
     "the storage failed; see the server log"
 }
 

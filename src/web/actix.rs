@@ -137,7 +137,7 @@ impl FromRequest for Upload {
             .map(str::to_owned);
         let payload = payload.take();
         Box::pin(async move {
-            let target = target.ok_or(UploadError::NoTarget)?;
+            let target = target.ok_or_else(UploadError::no_target)?;
             target
                 .receive(content_type.as_deref(), forward(payload))
                 .await

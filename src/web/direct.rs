@@ -43,8 +43,20 @@ pub struct DirectUploadTicket {
 ///
 /// The free name is checked, not reserved: two tickets asked for in the same instant can get the same name, and
 /// the later upload replaces the earlier. A presigned `PUT` does not bound the size the browser sends; the size
-/// given here is only checked against the limit.
+/// given here is only checked against the limit. A storage failure is logged once here, with its cause.
 pub async fn direct_upload(
+    storage: &dyn Storage,
+    request: &DirectUploadRequest,
+    options: &UploadOptions,
+) -> Result<DirectUploadTicket, UploadError> {
+    let ticket = sign(storage, request, options).await;
+    if let Err(error) = &ticket {
+        error.report("direct_upload", storage.backend());
+    }
+    ticket
+}
+
+async fn sign(
     storage: &dyn Storage,
     request: &DirectUploadRequest,
     options: &UploadOptions,

@@ -14,13 +14,18 @@
 //!   never echo the path, and for object storage a choice between proxying and a `302` to the storage's URL
 //!   ([`Delivery`]).
 //! - Uploads ([`receive_multipart`], [`UploadOptions`], [`UploadTarget`]): each file streamed into `save` as it
-//!   arrives, a per-file size limit (`413`, nothing stored), allowed types and extensions, names cleaned with
+//!   arrives, a per-file size limit (`413`, nothing stored), an idle timeout on the body (`408`, nothing stored),
+//!   allowed types and extensions, names cleaned with
 //!   [`valid_file_name`](crate::valid_file_name); and [`direct_upload`], which answers a browser with a presigned
 //!   `PUT` into object storage.
+//! - Failures: every server-side failure (a storage error answered with `500`, a response cut short by a failing
+//!   read) is logged once by the core as a `tracing` event at `ERROR`, with the operation, the backend, the name and
+//!   the chain of causes; install a subscriber (such as `tracing-subscriber`'s `fmt`) to see them.
 
 mod body;
 mod direct;
 mod encoding;
+mod failure;
 mod preconditions;
 mod range;
 mod serve;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 use storages_core::{
@@ -15,6 +16,7 @@ use storages_core::{
 
 use super::Body;
 use super::encoding::{self, Encoding};
+use super::failure;
 use super::preconditions::{Outcome, Validators};
 use super::range::{self, RangeRequest};
 
@@ -38,7 +40,6 @@ pub enum Delivery {
 }
 
 type NamePredicate = Arc<dyn Fn(&Name) -> bool + Send + Sync>;
-type ErrorHook = Arc<dyn Fn(&Name, &Error) + Send + Sync>;
 
 /// How [`serve`] answers: build one per mounted storage, usually from [`ServeOptions::media`] or
 /// [`ServeOptions::static_files`].
@@ -49,7 +50,6 @@ pub struct ServeOptions {
     precompressed: Vec<Encoding>,
     delivery: Delivery,
     cache_control: Option<String>,
-    on_error: Option<ErrorHook>,
 }
 
 impl ServeOptions {
@@ -107,13 +107,6 @@ impl ServeOptions {
     /// `Cache-Control` for names that are not immutable (default: the storage's `cache_control` setting).
     pub fn cache_control(mut self, value: impl Into<String>) -> Self {
         self.cache_control = Some(value.into());
-        self
-    }
-
-    /// Called with each storage error answered with `500` (a missing or invalid name is a `404`, not an error),
-    /// so the app can log it; the client only learns that the storage failed.
-    pub fn on_error(mut self, hook: impl Fn(&Name, &Error) + Send + Sync + 'static) -> Self {
-        self.on_error = Some(Arc::new(hook));
         self
     }
 
@@ -206,7 +199,7 @@ pub async fn serve(
         return not_found();
     };
     if let Delivery::Redirect { expires } = options.delivery {
-        return redirect(storage, &name, expires, options).await;
+        return redirect(storage, &name, expires).await;
     }
     let head = method == Method::HEAD;
     // RFC 9110 §14.2: a server must ignore `Range` on methods other than GET.
@@ -230,7 +223,7 @@ pub async fn serve(
         meta: None,
     };
     for encoding in encoding::acceptable(headers, &options.precompressed) {
-        if let Some(found) = sibling(storage, &name, encoding, options).await {
+        if let Some(found) = sibling(storage, &name, encoding).await {
             variant = found;
             break;
         }
@@ -238,7 +231,7 @@ pub async fn serve(
     if variant.meta.is_none() && (head || conditional) {
         match storage.stat(&variant.name).await {
             Ok(meta) => variant.meta = Some(meta),
-            Err(e) => return failed(&name, e, options),
+            Err(e) => return failed(storage, &name, e),
         }
     }
     let parts = Parts {
@@ -251,7 +244,7 @@ pub async fn serve(
         // Unconditional GET: one read gives the metadata and the bytes.
         return match storage.get(&variant.name, None).await {
             Ok(got) => parts.respond(got, None, variant.encoding),
-            Err(e) => failed(&name, e, options),
+            Err(e) => failed(storage, &name, e),
         };
     };
     let validators = Validators::new(meta.etag.as_deref(), meta.modified);
@@ -275,7 +268,7 @@ pub async fn serve(
     // version but every header sent (ETag, Content-Range, length) describes the bytes sent.
     match storage.get(&variant.name, range).await {
         Ok(got) => parts.respond(got, range, variant.encoding),
-        Err(e) => failed(&name, e, options),
+        Err(e) => failed(storage, &name, e),
     }
 }
 
@@ -287,12 +280,7 @@ struct Variant {
 }
 
 /// The sibling `name.br`/`name.gz` when it is stored. A name that is itself such a sibling gets none.
-async fn sibling(
-    storage: &dyn Storage,
-    name: &Name,
-    encoding: Encoding,
-    options: &ServeOptions,
-) -> Option<Variant> {
+async fn sibling(storage: &dyn Storage, name: &Name, encoding: Encoding) -> Option<Variant> {
     let file = name.file_name();
     if file.ends_with(".br") || file.ends_with(".gz") {
         return None;
@@ -309,11 +297,9 @@ async fn sibling(
             meta: Some(meta),
         }),
         Err(e) => {
-            // The original is still served; an error other than "not there" is worth telling the app.
+            // The original is still served; an error other than "not there" is still a failing storage.
             if !e.is_not_found() {
-                if let Some(hook) = &options.on_error {
-                    hook(&sibling, &e);
-                }
+                failure::storage_failed("serve", storage.backend(), sibling.as_str(), &e);
             }
             None
         }
@@ -346,7 +332,14 @@ impl Parts<'_> {
         let validators = Validators::new(got.meta.etag.as_deref(), got.meta.modified);
         let span = got.range.clone();
         let length = span.end - span.start;
-        let mut response = Response::new(Body::from_stream(got.stream, length));
+        // Past this point the status is sent: a read that fails now cuts the response short, and only the log
+        // tells why.
+        let (backend, name) = (self.storage.backend(), got.meta.name.clone());
+        let stream = got
+            .stream
+            .inspect_err(move |e| failure::storage_failed("serve", backend, name.as_str(), e))
+            .boxed();
+        let mut response = Response::new(Body::from_stream(stream, length));
         self.representation_headers(response.headers_mut(), &got.meta, &validators, encoding);
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
@@ -433,14 +426,9 @@ impl Parts<'_> {
     }
 }
 
-async fn redirect(
-    storage: &dyn Storage,
-    name: &Name,
-    expires: Option<Duration>,
-    options: &ServeOptions,
-) -> Response<Body> {
+async fn redirect(storage: &dyn Storage, name: &Name, expires: Option<Duration>) -> Response<Body> {
     if let Err(e) = storage.stat(name).await {
-        return failed(name, e, options);
+        return failed(storage, name, e);
     }
     let url_options = match expires {
         Some(expires) => UrlOptions::expiring(expires),
@@ -448,9 +436,16 @@ async fn redirect(
     };
     let location = match storage.url(name, &url_options).await {
         Ok(url) => url,
-        Err(e) => return failed(name, e, options),
+        Err(e) => return failed(storage, name, e),
     };
     let Ok(location) = HeaderValue::from_str(&location) else {
+        // The URL itself is not logged: a signed one is a credential for this file.
+        tracing::error!(
+            operation = "serve",
+            backend = storage.backend(),
+            name = name.as_str(),
+            "the storage gave a URL that is no valid Location header"
+        );
         return plain(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the storage gave no usable URL\n",
@@ -472,15 +467,13 @@ fn range_not_satisfiable(size: u64) -> Response<Body> {
 }
 
 /// The answer to a storage error: `404` for a missing or invalid name, `416` for a range that stopped fitting
-/// between `stat` and `get`, else `500` (told to the app's hook, never to the client).
-fn failed(name: &Name, error: Error, options: &ServeOptions) -> Response<Body> {
+/// between `stat` and `get`, else `500` (the cause logged, never told to the client).
+fn failed(storage: &dyn Storage, name: &Name, error: Error) -> Response<Body> {
     match error {
         Error::NotFound { .. } | Error::InvalidName(_) | Error::OutsideRoot { .. } => not_found(),
         Error::RangeNotSatisfiable { size, .. } => range_not_satisfiable(size),
         other => {
-            if let Some(hook) = &options.on_error {
-                hook(name, &other);
-            }
+            failure::storage_failed("serve", storage.backend(), name.as_str(), &other);
             plain(StatusCode::INTERNAL_SERVER_ERROR, "the storage failed\n")
         }
     }

@@ -2,6 +2,7 @@
 //! a whole file in memory.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,6 +33,7 @@ pub struct UploadOptions {
     pub(crate) max_text_field_size: usize,
     pub(crate) drain_limit: u64,
     pub(crate) direct_expires: Duration,
+    pub(crate) idle_timeout: Duration,
 }
 
 impl Default for UploadOptions {
@@ -47,6 +49,7 @@ impl Default for UploadOptions {
             max_text_field_size: 64 << 10,
             drain_limit: 64 << 20,
             direct_expires: Duration::from_secs(600),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -107,6 +110,15 @@ impl UploadOptions {
     /// the error instead of a reset connection; a larger rest is cut off.
     pub fn drain_limit(mut self, bytes: u64) -> Self {
         self.drain_limit = bytes;
+        self
+    }
+
+    /// How long the body may send nothing while the upload waits for it (default 60 s): a client that stalls longer
+    /// is answered `408 Request Timeout`, its unfinished file is removed and nothing of the request is stored, so a
+    /// stalled client does not hold a temporary file and a connection for as long as it likes. Time the storage
+    /// takes to write what arrived does not count. A duration too long for the clock means no timeout.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
         self
     }
 
@@ -256,6 +268,12 @@ pub enum UploadError {
     /// The body broke off (the client went away) before the form ended.
     #[error("the upload broke off before the form ended")]
     Interrupted,
+    /// The body sent nothing for the idle timeout ([`UploadOptions::idle_timeout`]).
+    #[error("the upload sent nothing for {idle:?}")]
+    TimedOut {
+        /// The idle timeout.
+        idle: Duration,
+    },
     /// No file was sent (in the expected field).
     #[error("the form has no file{}", .field.as_ref().map(|f| format!(" in field `{f}`")).unwrap_or_default())]
     NoFile {
@@ -333,13 +351,14 @@ impl UploadError {
             | Self::NoFile { .. }
             | Self::InvalidName(_)
             | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::DirectUnsupported { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::NoTarget | Self::Storage { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The error as a `text/plain` response: its message, except for server-side failures, whose details stay in
-    /// the server (the app can log the error before converting it).
+    /// the server's log (the core logged them when the upload failed).
     pub fn to_response(&self) -> Response<Body> {
         let status = self.status();
         let text = if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
@@ -358,7 +377,30 @@ impl UploadError {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
+        if matches!(self, Self::TimedOut { .. }) {
+            // RFC 9110 §15.5.9: the rest of the body will not be read, so the connection cannot carry another
+            // request.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
+    }
+
+    /// Logs the error once, where the core gives it: a storage failure as an operator's `ERROR` with its cause,
+    /// a refused request as `DEBUG`.
+    pub(crate) fn report(&self, operation: &'static str, backend: &'static str) {
+        match self {
+            Self::Storage { file, source } => {
+                super::failure::storage_failed(operation, backend, file, source)
+            }
+            refused => super::failure::refused(operation, backend, refused),
+        }
+    }
+
+    /// [`UploadError::NoTarget`], logged: the app forgot to register its [`UploadTarget`], a server-side fault.
+    pub(crate) fn no_target() -> Self {
+        let error = Self::NoTarget;
+        tracing::error!(operation = "upload", "{error}");
+        error
     }
 }
 
@@ -371,8 +413,28 @@ impl UploadError {
 /// - Any refusal (size, type, name, a broken body, a storage failure) removes the files this request already
 ///   stored: a request stores all of its files or none. The rest of a refused body is read and discarded, up to
 ///   the drain limit, so that the client can read the answer.
+/// - A body that sends nothing for the idle timeout fails with `408` ([`UploadOptions::idle_timeout`]); what it
+///   was writing is removed like any refused file's.
 /// - Memory stays bounded: the body is read chunk by chunk as the storage writes, text fields are capped.
+/// - A storage failure is logged once here, with its cause ([`UploadError::Storage`] answers `500` without it).
 pub async fn receive_multipart<S, E>(
+    storage: &dyn Storage,
+    content_type: Option<&str>,
+    body: S,
+    options: &UploadOptions,
+) -> Result<Received, UploadError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    let received = receive(storage, content_type, body, options).await;
+    if let Err(error) = &received {
+        error.report("upload", storage.backend());
+    }
+    received
+}
+
+async fn receive<S, E>(
     storage: &dyn Storage,
     content_type: Option<&str>,
     body: S,
@@ -391,6 +453,9 @@ where
         inner: Box::pin(body),
         meter: Arc::clone(&meter),
         ready_run: 0,
+        idle: options.idle_timeout,
+        idle_timer: None,
+        waiting: false,
     };
     let mut multipart = multer::Multipart::new(body, boundary);
     let mut received = Received::default();
@@ -402,10 +467,22 @@ where
         Ok(()) => Ok(received),
         Err(error) => {
             for file in &received.files {
-                // Best effort: the request failed either way, and its error is the one worth reporting.
-                let _ = storage.delete(&file.name).await;
+                // The request failed either way and answers with its own error; a file that stays behind is
+                // still the operator's to know about.
+                if let Err(e) = storage.delete(&file.name).await {
+                    super::failure::storage_failed(
+                        "upload cleanup",
+                        storage.backend(),
+                        file.name.as_str(),
+                        &e,
+                    );
+                }
             }
-            if !matches!(error, UploadError::Interrupted | UploadError::Malformed(_)) {
+            // A stalled or broken body has no rest worth waiting for.
+            if !matches!(
+                error,
+                UploadError::Interrupted | UploadError::Malformed(_) | UploadError::TimedOut { .. }
+            ) {
                 drain(&mut multipart, &meter, options.drain_limit).await;
             }
             Err(error)
@@ -420,8 +497,13 @@ async fn read_form(
     options: &UploadOptions,
     received: &mut Received,
 ) -> Result<(), UploadError> {
+    let timed_out = || UploadError::TimedOut {
+        idle: options.idle_timeout,
+    };
     let form_error = |e: multer::Error| {
-        if meter.broken.load(Ordering::Relaxed) {
+        if meter.timed_out.load(Ordering::Relaxed) {
+            timed_out()
+        } else if meter.broken.load(Ordering::Relaxed) {
             UploadError::Interrupted
         } else {
             UploadError::Malformed(e)
@@ -484,6 +566,7 @@ async fn read_form(
                     limit: options.max_file_size,
                 });
             }
+            Err(_) if meter.timed_out.load(Ordering::Relaxed) => return Err(timed_out()),
             Err(_) if meter.broken.load(Ordering::Relaxed) => return Err(UploadError::Interrupted),
             Err(source) => match progress.take_form_error() {
                 Some(e) => return Err(UploadError::Malformed(e)),
@@ -518,6 +601,8 @@ struct Meter {
     cap: AtomicU64,
     /// The body itself failed (the client went away).
     broken: AtomicBool,
+    /// The body sent nothing for the idle timeout.
+    timed_out: AtomicBool,
 }
 
 impl Default for Meter {
@@ -526,6 +611,7 @@ impl Default for Meter {
             read: AtomicU64::new(0),
             cap: AtomicU64::new(u64::MAX),
             broken: AtomicBool::new(false),
+            timed_out: AtomicBool::new(false),
         }
     }
 }
@@ -538,6 +624,31 @@ struct Metered<E> {
     inner: Pin<Box<dyn Stream<Item = Result<Bytes, E>> + Send>>,
     meter: Arc<Meter>,
     ready_run: usize,
+    idle: Duration,
+    /// Made at the first wait and reset at each later one, so a chunk costs no allocation.
+    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether the last poll of the body found nothing: the timer runs only while the reader waits on the client.
+    waiting: bool,
+}
+
+impl<E> Metered<E> {
+    /// Whether the client has now sent nothing for the idle timeout, counted from the first poll that found
+    /// nothing (time the reader spends writing is not the client's).
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.waiting {
+            let Some(deadline) = tokio::time::Instant::now().checked_add(self.idle) else {
+                return false;
+            };
+            self.waiting = true;
+            match &mut self.idle_timer {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.idle_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+        }
+        self.idle_timer
+            .as_mut()
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready())
+    }
 }
 
 impl<E: Into<BoxError>> Stream for Metered<E> {
@@ -545,12 +656,24 @@ impl<E: Into<BoxError>> Stream for Metered<E> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if this.meter.timed_out.load(Ordering::Relaxed) {
+            return Poll::Ready(None);
+        }
         if this.ready_run >= READY_RUN {
             this.ready_run = 0;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        match std::task::ready!(this.inner.as_mut().poll_next(cx)) {
+        let Poll::Ready(item) = this.inner.as_mut().poll_next(cx) else {
+            if this.idle_expired(cx) {
+                this.meter.timed_out.store(true, Ordering::Relaxed);
+                let message = format!("the client sent nothing for {:?}", this.idle);
+                return Poll::Ready(Some(Err(message.into())));
+            }
+            return Poll::Pending;
+        };
+        this.waiting = false;
+        match item {
             Some(Ok(chunk)) => {
                 this.ready_run += chunk.len();
                 let read = this

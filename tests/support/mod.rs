@@ -2,14 +2,13 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
-#[cfg(feature = "nfs")]
 pub mod mount;
 pub mod s3;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The `storages` command built for these tests.
@@ -41,6 +40,47 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
+/// Every file below `dir` (recursively), as paths relative to it; none when `dir` does not exist.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).expect("under dir");
+                found.push(relative.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Waits (up to 2 s) until a file appears below `dir` and checks that it is one temporary file, as a streaming
+/// upload writes.
+pub async fn expect_one_temporary_file(dir: &Path) {
+    let mut found = Vec::new();
+    for _ in 0..200 {
+        found = files_under(dir);
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let temporary = |f: &String| {
+        f.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with(".storages-tmp."))
+    };
+    assert!(
+        found.len() == 1 && found.iter().all(temporary),
+        "expected one temporary file being written below {}: {found:?}",
+        dir.display()
+    );
+}
+
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -50,24 +90,36 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A server process, killed (and reaped) on drop.
+/// A server process, killed (and reaped) on drop. Its stderr is kept (and echoed to the test's).
 pub struct Server {
     child: Child,
     pub base: String,
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    /// Starts `program` with `envs` in `dir` on a free port and waits until it prints that it listens.
+    /// Starts `program` with `envs` in `dir` on a free port and waits until it prints that it listens. The test's
+    /// own `RUST_LOG` is not passed on, so the app logs at its default level unless `envs` say otherwise.
     pub fn start(program: &Path, dir: &Path, envs: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut child = Command::new(program)
             .current_dir(dir)
             .env("PORT", port.to_string())
+            .env_remove("RUST_LOG")
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&stderr);
+        let pipe = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                lines.lock().expect("stderr lines").push(line);
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -81,6 +133,7 @@ impl Server {
         let server = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            stderr,
         };
         rx.recv_timeout(deadline - Instant::now())
             .expect("the server did not start listening in 60 s");
@@ -95,6 +148,18 @@ impl Server {
     /// The server's process id (for reading `/proc/<pid>/status`).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The lines the server wrote to stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().expect("stderr lines").clone()
+    }
+
+    /// How many file descriptors the server has open now.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("read /proc/PID/fd")
+            .count()
     }
 }
 

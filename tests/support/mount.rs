@@ -15,13 +15,24 @@ pub struct TmpfsMount {
 impl TmpfsMount {
     /// Mounts it. Mounting needs root: these tests run as root (as CI does), and fail saying so otherwise.
     pub fn new() -> Self {
+        Self::with_size("256m")
+    }
+
+    /// Mounts one of at most `size` (`mount -o size=` syntax: `64k`, `256m`), to fill up on purpose.
+    pub fn with_size(size: &str) -> Self {
         assert!(
             is_root(),
             "this test mounts a tmpfs and needs root (effective uid 0); run the tests as root, as CI does"
         );
         let dir = tempfile::tempdir().expect("tempdir for the mount");
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=256m,mode=0755", "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .output()
             .expect("run mount");
@@ -91,6 +102,7 @@ pub fn is_root() -> bool {
 
 /// A new temporary directory on the root filesystem (`/`), which is no share: in the first of the usual places
 /// that lies on `/` (`/tmp` may be a tmpfs of its own).
+#[cfg(feature = "nfs")]
 pub fn dir_on_the_root_filesystem() -> tempfile::TempDir {
     let candidates = [
         std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),

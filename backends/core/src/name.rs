@@ -266,6 +266,10 @@ impl TryFrom<String> for Name {
 /// kept (browsers may send `C:\Users\me\cat.jpg`), surrounding white space is trimmed, spaces become `_`, and every
 /// character outside `[-\w.]` is dropped. `""`, `.` and `..` are refused.
 ///
+/// Leading dots stay, as in Django (`.bashrc`), except where they would make a backend's reserved temporary name
+/// ([`TEMP_PREFIX`](crate::naming::TEMP_PREFIX)): those are dropped, so `.storages-tmp.x.png` becomes
+/// `storages-tmp.x.png`, an ordinary name, instead of one every backend refuses.
+///
 /// This is an explicit step for names chosen by a client; names chosen by the application go to [`Name::new`].
 ///
 /// ```
@@ -287,6 +291,9 @@ pub fn valid_file_name(uploaded: &str) -> Result<String, NameError> {
         .collect();
     match cleaned.as_str() {
         "" | "." | ".." => Err(NameError::new(uploaded, NameErrorKind::NothingLeft)),
+        reserved if crate::naming::is_temp(reserved) => {
+            Ok(reserved.trim_start_matches('.').to_owned())
+        }
         _ => Ok(cleaned),
     }
 }
@@ -401,5 +408,78 @@ mod tests {
         assert!(valid_file_name("..").is_err());
         assert!(valid_file_name("   ").is_err());
         assert!(valid_file_name("x/").is_err());
+    }
+
+    #[test]
+    fn uploaded_dot_files_keep_their_dots_like_django() {
+        assert_eq!(valid_file_name(".bashrc").unwrap(), ".bashrc");
+        assert_eq!(valid_file_name("..hidden.png").unwrap(), "..hidden.png");
+        assert_eq!(valid_file_name(".storages-tmp").unwrap(), ".storages-tmp");
+    }
+
+    #[test]
+    fn uploaded_names_never_become_reserved_temporary_names() {
+        assert_eq!(
+            valid_file_name(".storages-tmp.x.png").unwrap(),
+            "storages-tmp.x.png"
+        );
+        assert_eq!(
+            valid_file_name("C:\\tmp\\.storages-tmp.x.png").unwrap(),
+            "storages-tmp.x.png"
+        );
+        // Not the prefix, so kept as Django keeps it.
+        assert_eq!(
+            valid_file_name("...storages-tmp.x.png").unwrap(),
+            "...storages-tmp.x.png"
+        );
+        // Cleaning can make the prefix out of characters it drops.
+        assert_eq!(
+            valid_file_name(" .storages(-)tmp.?x").unwrap(),
+            "storages-tmp.x"
+        );
+        assert_eq!(valid_file_name(".storages-tmp.").unwrap(), "storages-tmp.");
+    }
+
+    /// For any input, the cleaned name is one valid segment that is no backend's temporary file, or an error.
+    #[test]
+    fn any_uploaded_name_cleans_to_a_valid_unreserved_name_or_an_error() {
+        const PIECES: &[&str] = &[
+            crate::naming::TEMP_PREFIX,
+            ".storages-tmp",
+            "storages-tmp.",
+            ".",
+            "..",
+            "/",
+            "\\",
+            " ",
+            "\t",
+            "\0",
+            "\u{7f}",
+            "-",
+            "_",
+            "C:",
+            "x",
+            "png",
+            "é",
+            "€",
+            "(1)",
+            "?",
+        ];
+        let mut rng = fastrand::Rng::with_seed(9);
+        for _ in 0..20_000 {
+            let input: String = (0..rng.usize(0..8))
+                .map(|_| PIECES[rng.usize(..PIECES.len())])
+                .collect();
+            let Ok(cleaned) = valid_file_name(&input) else {
+                continue;
+            };
+            let name = Name::with_max_len(cleaned.as_str(), usize::MAX)
+                .unwrap_or_else(|e| panic!("{input:?} cleaned to an invalid name: {e}"));
+            assert!(name.parent().is_none(), "{input:?} cleaned to {cleaned:?}");
+            assert!(
+                !crate::naming::is_temp(name.file_name()),
+                "{input:?} cleaned to the reserved {cleaned:?}"
+            );
+        }
     }
 }
