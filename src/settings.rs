@@ -16,7 +16,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
-use storages_core::{CommonOptions, ConfigError, MemoryStorage, Result, Storage, unknown_option};
+pub use storages_core::is_secret_option;
+use storages_core::{
+    CommonOptions, ConfigError, MASK, MemoryStorage, Result, Storage, mask_userinfo, shown_value,
+    unknown_option,
+};
 
 /// The schemes this crate knows, whether or not their backend is compiled in.
 pub const SCHEMES: &[&str] = &["file", "memory", "nfs", "s3", "minio"];
@@ -153,6 +157,7 @@ fn file_backend(
                 None => (authority_and_path, ""),
             };
             if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                let host = shown_host(host);
                 return Err(invalid(&format!(
                     "file URLs take no host (`{host}`): write file:///absolute/path or file:relative/path"
                 )));
@@ -169,6 +174,15 @@ fn file_backend(
         config.set(option, value)?;
     }
     Ok(Backend::Local(config))
+}
+
+/// The host of a URL's authority for a message: any user info masked.
+#[cfg(any(feature = "local", feature = "nfs"))]
+fn shown_host(authority: &str) -> String {
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{MASK}@{host}"),
+        None => authority.to_owned(),
+    }
 }
 
 /// A URL's path, percent-decoded: UTF-8 without NUL bytes.
@@ -198,6 +212,7 @@ fn nfs_backend(
                 .unwrap_or(authority_and_path.len());
             let (host, path) = authority_and_path.split_at(end);
             if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                let host = shown_host(host);
                 return Err(invalid(&format!(
                     "nfs URLs take no host (`{host}`): mount the share on this server and write nfs:///mount/point/path"
                 )));
@@ -247,9 +262,10 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         if key.is_empty() {
+            // No option says whether the value is a secret: it is not shown.
             return Err(ConfigError::InvalidValue {
                 option: String::new(),
-                value: mask_if_secret(&key, &value),
+                value: MASK.into(),
                 expected: "option=value pairs separated by &".into(),
             });
         }
@@ -263,64 +279,33 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
     Ok(pairs)
 }
 
-/// Whether an option's value is a secret that must never be shown.
-pub fn is_secret_option(option: &str) -> bool {
-    let o = option.to_ascii_lowercase();
-    ["secret", "password", "token", "session", "credential"]
-        .iter()
-        .any(|s| o.contains(s))
-        || (o.contains("key") && !o.contains("key_id") && !o.contains("keyid"))
-}
-
-fn mask_if_secret(option: &str, value: &str) -> String {
-    if is_secret_option(option) {
-        "***".into()
-    } else {
-        value.into()
-    }
-}
-
-/// `url` with the password of its user info and the values of secret options replaced by `***`.
+/// `url` with the password of its user info, the user info of any URL in an option's value and the values of
+/// secret options replaced by `***`.
 pub fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
+    let masked = mask_userinfo(url);
+    let Some((head, query)) = masked.split_once('?') else {
+        return masked.into_owned();
     };
-    let mut out = String::with_capacity(url.len());
-    match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            out.push_str(scheme);
-            out.push_str("://");
-            match authority.rsplit_once('@') {
-                Some((userinfo, host)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    out.push_str(user);
-                    if userinfo.contains(':') {
-                        out.push_str(":***");
-                    }
-                    out.push('@');
-                    out.push_str(host);
-                }
-                None => out.push_str(authority),
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Decoded, as the parser reads them: `aws_s%65cret_access_key` is a secret option too.
+            let decode = |s: &str| -> String {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let shown = shown_value(&decode(key), &decode(value));
+            if shown == decode(value) {
+                pair.to_owned()
+            } else {
+                format!("{key}={shown}")
             }
-            out.push_str(path);
-        }
-        None => out.push_str(head),
-    }
-    if let Some(query) = query {
-        out.push('?');
-        let parts: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if is_secret_option(k) => format!("{k}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.push_str(&parts.join("&"));
-    }
-    out
+        })
+        .collect();
+    format!("{head}?{}", parts.join("&"))
 }
 
 impl FromStr for Settings {

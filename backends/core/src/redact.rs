@@ -1,0 +1,95 @@
+//! Secrets in settings text: which options hold one, and URLs shown with the password of their user info masked.
+//! Every message, `Display` and `Debug` of settings goes through these, so a secret never reaches a log.
+
+use std::borrow::Cow;
+
+/// What a masked secret is shown as.
+pub const MASK: &str = "***";
+
+/// Whether an option's value is a secret that must never be shown.
+pub fn is_secret_option(option: &str) -> bool {
+    let o = option.to_ascii_lowercase();
+    ["secret", "password", "token", "session", "credential"]
+        .iter()
+        .any(|s| o.contains(s))
+        || (o.contains("key") && !o.contains("key_id") && !o.contains("keyid"))
+}
+
+/// `url` with the user info of its authority masked: `http://user:***@host/...`, or `http://***@host/...` when
+/// there is no password (a lone user part is often a token) or the user part may hold part of one. Text without
+/// `://` and `@` is returned as it is.
+///
+/// The user info ends at the last `@` before the path, query or fragment. A password with an unencoded `/`, `?`
+/// or `#` breaks that rule, so an `@` behind one of them still counts when no `=` comes first (an `@` in a query
+/// value then stays): masking too much is the safe side.
+pub fn mask_userinfo(url: &str) -> Cow<'_, str> {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return Cow::Borrowed(url);
+    };
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = match rest[..authority_end].rfind('@') {
+        Some(at) => at,
+        None => match rest.find('@') {
+            Some(at) if !rest[..at].contains('=') => at,
+            _ => return Cow::Borrowed(url),
+        },
+    };
+    let userinfo = &rest[..at];
+    let user = match userinfo.split_once(':') {
+        Some((user, _)) => user,
+        None => userinfo,
+    };
+    let masked_user = if userinfo.contains(':') && !user.contains(['/', '?', '#']) {
+        format!("{user}:{MASK}")
+    } else {
+        MASK.to_owned()
+    };
+    Cow::Owned(format!(
+        "{}{masked_user}@{}",
+        &url[..start],
+        &rest[at + 1..]
+    ))
+}
+
+/// An option's value as it may be shown: masked whole when the option is a secret, else with any URL's user info
+/// masked.
+pub fn shown_value(option: &str, value: &str) -> String {
+    if is_secret_option(option) {
+        MASK.to_owned()
+    } else {
+        mask_userinfo(value).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_info_is_masked_wherever_it_may_end() {
+        let cases = [
+            ("http://u:SeCrEt@h:1/x", "http://u:***@h:1/x"),
+            ("http://SeCrEt@h", "http://***@h"),
+            ("minio://K:Se/Cr?Et@h/b", "minio://K:***@h/b"),
+            ("s3://b/a@b/c", "s3://***@b/c"),
+            ("minio://K:Se?CrEt@h/b", "minio://K:***@h/b"),
+            ("minio://K:S@e@h/b", "minio://K:***@h/b"),
+            ("http://h/a?x=y@z", "http://h/a?x=y@z"),
+            ("https://cdn.example.com/m/", "https://cdn.example.com/m/"),
+            ("/media/", "/media/"),
+            ("", ""),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(mask_userinfo(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn secret_options_are_masked_whole() {
+        assert_eq!(shown_value("aws_secret_access_key", "x"), "***");
+        assert_eq!(shown_value("aws_session_token", "x"), "***");
+        assert_eq!(shown_value("aws_access_key_id", "AKID"), "AKID");
+        assert_eq!(shown_value("endpoint", "http://a:b@h"), "http://a:***@h");
+    }
+}
