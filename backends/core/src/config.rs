@@ -89,12 +89,25 @@ pub enum ConfigError {
         source: Box<ConfigError>,
     },
 
-    /// A settings file that cannot be read or parsed.
+    /// A settings file that cannot be read.
     #[error("settings file `{path}`: {reason}")]
     File {
         /// The file's path.
         path: String,
         /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A settings file whose text is wrong at a place.
+    #[error("settings file `{path}`, line {line}, column {column}: {reason}")]
+    FileSyntax {
+        /// The file's path.
+        path: String,
+        /// The line, from 1.
+        line: usize,
+        /// The column (in characters), from 1.
+        column: usize,
+        /// What is wrong there.
         reason: String,
     },
 }
