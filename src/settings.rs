@@ -18,8 +18,8 @@ use std::sync::Arc;
 use percent_encoding::percent_decode_str;
 pub use storages_core::is_secret_option;
 use storages_core::{
-    CommonOptions, ConfigError, MASK, MemoryStorage, Result, Storage, mask_userinfo, shown_value,
-    unknown_option,
+    CommonOptions, ConfigError, MASK, MemoryStorage, Result, Storage, mask_userinfo,
+    misplaced_userinfo, printable, shown_value, unknown_option,
 };
 
 /// The schemes this crate knows, whether or not their backend is compiled in.
@@ -68,6 +68,12 @@ impl Settings {
             return Err(invalid("the scheme is not a word such as file or s3"));
         }
         let scheme = scheme.to_ascii_lowercase();
+        if scheme == "minio" && misplaced_userinfo(url) {
+            return Err(invalid(
+                "the part before `@` holds a `/`, `?` or `#`: percent-encode them in the access key and secret \
+                 (%2F, %3F, %23)",
+            ));
+        }
         if rest.contains('#') {
             return Err(invalid(
                 "it has a `#` fragment (write %23 for a `#` in a path)",
@@ -176,13 +182,11 @@ fn file_backend(
     Ok(Backend::Local(config))
 }
 
-/// The host of a URL's authority for a message: any user info masked.
+/// The host name of a URL's authority for a message: no user info, no port (either may be part of a password).
 #[cfg(any(feature = "local", feature = "nfs"))]
 fn shown_host(authority: &str) -> String {
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{MASK}@{host}"),
-        None => authority.to_owned(),
-    }
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    printable(host.split(':').next().unwrap_or_default()).into_owned()
 }
 
 /// A URL's path, percent-decoded: UTF-8 without NUL bytes.
@@ -271,7 +275,7 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
         }
         if pairs.iter().any(|(k, _)| *k == key) {
             return Err(ConfigError::DuplicateOption {
-                option: key.into_owned(),
+                option: printable(&key).into_owned(),
             });
         }
         pairs.push((key.into_owned(), value.into_owned()));
@@ -284,7 +288,7 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
 pub fn redact(url: &str) -> String {
     let masked = mask_userinfo(url);
     let Some((head, query)) = masked.split_once('?') else {
-        return masked.into_owned();
+        return printable(&masked).into_owned();
     };
     let parts: Vec<String> = query
         .split('&')
@@ -305,7 +309,7 @@ pub fn redact(url: &str) -> String {
             }
         })
         .collect();
-    format!("{head}?{}", parts.join("&"))
+    printable(&format!("{head}?{}", parts.join("&"))).into_owned()
 }
 
 impl FromStr for Settings {

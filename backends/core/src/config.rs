@@ -1,7 +1,7 @@
 //! Errors in settings: shared by the facade's URL parser and every backend's option parsing.
 
 use crate::http_url::{check_http_url, check_percent_escapes, check_printable_ascii, describe};
-use crate::redact::shown_value;
+use crate::redact::{printable, shown_value};
 
 /// Settings that do not describe a usable storage. Every message names the offending value and never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -254,7 +254,7 @@ pub fn unknown_option(backend: &str, option: &str, own: &[&str]) -> ConfigError 
     valid.sort_unstable();
     ConfigError::UnknownOption {
         backend: backend.to_owned(),
-        option: option.to_owned(),
+        option: printable(option).into_owned(),
         valid: valid.join(", "),
     }
 }

@@ -4,7 +4,7 @@
 use url::{Host, Url};
 
 use crate::ConfigError;
-use crate::redact::shown_value;
+use crate::redact::{misplaced_userinfo, shown_value};
 
 /// What an `http://` or `https://` URL in settings may hold besides scheme, host and port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +150,11 @@ fn parse(value: &str, shape: Shape) -> Result<Url, String> {
 
 fn reason(value: &str, e: url::ParseError) -> String {
     use url::ParseError as E;
+    if misplaced_userinfo(value) {
+        // The parser split a password at its `/`, `?` or `#`: quoting the host or port would quote a piece of it.
+        return "it is not a valid URL (percent-encode any `/`, `?` and `#` before an `@`)"
+            .to_owned();
+    }
     let authority = value
         .split_once("://")
         .map_or("", |(_, rest)| rest)
@@ -229,6 +234,8 @@ mod tests {
             ("http://a{b}", "not a valid host name"),
             ("http://a!b", "not a valid host name"),
             ("http://u:SeCrEt@h:1", "holds credentials"),
+            ("http://u:Se/CrEt@h:1", "percent-encode any `/`"),
+            ("http://u:SeCrEt/x@h:1", "percent-encode any `/`"),
         ];
         for (value, reason) in cases {
             let err = parse_endpoint("endpoint", value)

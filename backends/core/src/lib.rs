@@ -35,7 +35,9 @@ pub use crate::name::{
     DEFAULT_MAX_NAME_LEN, IntoName, Name, NameError, NameErrorKind, valid_file_name,
 };
 pub use crate::range::ByteRange;
-pub use crate::redact::{MASK, is_secret_option, mask_userinfo, shown_value};
+pub use crate::redact::{
+    MASK, is_secret_option, mask_userinfo, misplaced_userinfo, printable, shown_value,
+};
 pub use crate::storage::{
     Capabilities, CommonOptions, DirectUpload, GetResult, Listing, PutMode, Storage, UrlOptions,
 };

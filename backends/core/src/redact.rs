@@ -23,19 +23,10 @@ pub fn is_secret_option(option: &str) -> bool {
 /// or `#` breaks that rule, so an `@` behind one of them still counts when no `=` comes first (an `@` in a query
 /// value then stays): masking too much is the safe side.
 pub fn mask_userinfo(url: &str) -> Cow<'_, str> {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
+    let Some((start, at, _)) = userinfo_span(url) else {
         return Cow::Borrowed(url);
     };
-    let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let at = match rest[..authority_end].rfind('@') {
-        Some(at) => at,
-        None => match rest.find('@') {
-            Some(at) if !rest[..at].contains('=') => at,
-            _ => return Cow::Borrowed(url),
-        },
-    };
-    let userinfo = &rest[..at];
+    let userinfo = &url[start..at];
     let user = match userinfo.split_once(':') {
         Some((user, _)) => user,
         None => userinfo,
@@ -45,11 +36,47 @@ pub fn mask_userinfo(url: &str) -> Cow<'_, str> {
     } else {
         MASK.to_owned()
     };
-    Cow::Owned(format!(
-        "{}{masked_user}@{}",
-        &url[..start],
-        &rest[at + 1..]
-    ))
+    Cow::Owned(format!("{}{masked_user}{}", &url[..start], &url[at..]))
+}
+
+/// Whether `url` seems to hold user info with an unencoded `/`, `?` or `#` (`minio://KEY:SE/CRET@host/...`): a
+/// parser would split it there and quote a piece of the secret as a host, port or path.
+pub fn misplaced_userinfo(url: &str) -> bool {
+    userinfo_span(url).is_some_and(|(_, _, proper)| !proper)
+}
+
+/// Where the user info of `url` starts and where its `@` is, by [`mask_userinfo`]'s rule, and whether that `@`
+/// lies inside the authority proper.
+fn userinfo_span(url: &str) -> Option<(usize, usize, bool)> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => Some((start, start + at, true)),
+        None => match rest.find('@') {
+            Some(at) if !rest[..at].contains('=') => Some((start, start + at, false)),
+            _ => None,
+        },
+    }
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{7}`), so a value quoted in a message stays on one line
+/// and cannot forge another.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// An option's value as it may be shown: masked whole when the option is a secret, else with any URL's user info
@@ -58,7 +85,7 @@ pub fn shown_value(option: &str, value: &str) -> String {
     if is_secret_option(option) {
         MASK.to_owned()
     } else {
-        mask_userinfo(value).into_owned()
+        printable(&mask_userinfo(value)).into_owned()
     }
 }
 
@@ -83,6 +110,35 @@ mod tests {
         for (url, shown) in cases {
             assert_eq!(mask_userinfo(url), shown, "{url}");
         }
+    }
+
+    #[test]
+    fn misplaced_user_info_is_found() {
+        for url in [
+            "minio://K:Se/Cr@h/b",
+            "minio://K:Se?Cr@h/b",
+            "http://u:p#x@h",
+        ] {
+            assert!(misplaced_userinfo(url), "{url}");
+        }
+        for url in [
+            "minio://K:S@h/b",
+            "minio://h/b",
+            "s3://b?endpoint=http://h&x=a@b",
+            "/m/",
+        ] {
+            assert!(!misplaced_userinfo(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            printable("a\r\nSet-Cookie: x\u{7}"),
+            "a\\r\\nSet-Cookie: x\\u{7}"
+        );
+        assert_eq!(printable("plain é"), "plain é");
+        assert_eq!(shown_value("cache_control", "a\nb"), "a\\nb");
     }
 
     #[test]
