@@ -50,6 +50,40 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `program` with `envs` in `dir` (on a free port, for an app) until it exits by itself, and returns what it
+/// printed. One still running after `timeout` (an app that started instead of refusing) is killed, and that fails.
+pub fn run_until_exit(
+    program: &Path,
+    dir: &Path,
+    envs: &[(&str, &str)],
+    timeout: Duration,
+) -> std::process::Output {
+    let mut child = Command::new(program)
+        .current_dir(dir)
+        .env("PORT", free_port().to_string())
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("reap");
+            panic!(
+                "{} still runs after {timeout:?}: {}{}",
+                program.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
 /// A server process, killed (and reaped) on drop.
 pub struct Server {
     child: Child,
