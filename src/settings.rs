@@ -283,10 +283,19 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
     Ok(pairs)
 }
 
-/// `url` with the password of its user info, the user info of any URL in an option's value and the values of
-/// secret options replaced by `***`.
+/// `url` with the password of its user info, the user info of any URL in an option's value, the values of
+/// secret options and the values of options no backend knows (a misspelt secret option, say) replaced by `***`.
 pub fn redact(url: &str) -> String {
-    let masked = mask_userinfo(url);
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    // file: and nfs: have no user info; a path of theirs may hold an `@`: only the authority's counts there.
+    let masked = if ["file", "nfs"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+    {
+        mask_authority_userinfo(url)
+    } else {
+        mask_userinfo(url).into_owned()
+    };
     let Some((head, query)) = masked.split_once('?') else {
         return printable(&masked).into_owned();
     };
@@ -301,8 +310,13 @@ pub fn redact(url: &str) -> String {
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_default()
             };
-            let shown = shown_value(&decode(key), &decode(value));
-            if shown == decode(value) {
+            let (key_decoded, value_decoded) = (decode(key), decode(value));
+            let shown = if is_known_option(&key_decoded) || value_decoded.is_empty() {
+                shown_value(&key_decoded, &value_decoded)
+            } else {
+                MASK.to_owned()
+            };
+            if shown == value_decoded {
                 pair.to_owned()
             } else {
                 format!("{key}={shown}")
@@ -310,6 +324,34 @@ pub fn redact(url: &str) -> String {
         })
         .collect();
     printable(&format!("{head}?{}", parts.join("&"))).into_owned()
+}
+
+/// Whether a compiled-in backend takes `option`: its value can be shown unless it is a secret.
+fn is_known_option(option: &str) -> bool {
+    let lists: &[&[&str]] = &[
+        storages_core::COMMON_OPTIONS,
+        #[cfg(feature = "local")]
+        storages_local::LOCAL_OPTIONS,
+        #[cfg(feature = "nfs")]
+        storages_nfs::NFS_OPTIONS,
+        #[cfg(feature = "s3")]
+        storages_s3::S3_OPTIONS,
+    ];
+    lists.iter().any(|list| list.contains(&option)) || option.starts_with("aws_")
+}
+
+/// `url` with the user info of its authority (up to the first `/`) masked.
+fn mask_authority_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}{MASK}{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    }
 }
 
 impl FromStr for Settings {

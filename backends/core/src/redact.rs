@@ -19,9 +19,9 @@ pub fn is_secret_option(option: &str) -> bool {
 /// there is no password (a lone user part is often a token) or the user part may hold part of one. Text without
 /// `://` and `@` is returned as it is.
 ///
-/// The user info ends at the last `@` before the path, query or fragment. A password with an unencoded `/`, `?`
-/// or `#` breaks that rule, so an `@` behind one of them still counts when no `=` comes first (an `@` in a query
-/// value then stays): masking too much is the safe side.
+/// Passwords are often written unencoded, and AWS-style secrets hold `/`, `+` and `=`: so the user info ends at
+/// the last `@` before any `?` or `#` (not only before the path), or else at the first `@` with no `=` before it
+/// (a `?` in the password). An `@` in a path is masked too: masking too much is the safe side.
 pub fn mask_userinfo(url: &str) -> Cow<'_, str> {
     let Some((start, at, _)) = userinfo_span(url) else {
         return Cow::Borrowed(url);
@@ -46,18 +46,19 @@ pub fn misplaced_userinfo(url: &str) -> bool {
 }
 
 /// Where the user info of `url` starts and where its `@` is, by [`mask_userinfo`]'s rule, and whether that `@`
-/// lies inside the authority proper.
+/// lies inside the authority proper (before any `/`).
 fn userinfo_span(url: &str) -> Option<(usize, usize, bool)> {
     let start = url.find("://")? + 3;
     let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => Some((start, start + at, true)),
+    let head_end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let at = match rest[..head_end].rfind('@') {
+        Some(at) => at,
         None => match rest.find('@') {
-            Some(at) if !rest[..at].contains('=') => Some((start, start + at, false)),
-            _ => None,
+            Some(at) if !rest[..at].contains('=') => at,
+            _ => return None,
         },
-    }
+    };
+    Some((start, start + at, !rest[..at].contains(['/', '?', '#'])))
 }
 
 /// `text` with its control characters escaped (`\n`, `\u{7}`), so a value quoted in a message stays on one line
@@ -100,6 +101,8 @@ mod tests {
             ("http://SeCrEt@h", "http://***@h"),
             ("minio://K:Se/Cr?Et@h/b", "minio://K:***@h/b"),
             ("s3://b/a@b/c", "s3://***@b/c"),
+            ("http://u:Se/Cr+Et=@h:1", "http://u:***@h:1"),
+            ("http://u:Se/Cr=Et@h:1/?x=@y", "http://u:***@h:1/?x=@y"),
             ("minio://K:Se?CrEt@h/b", "minio://K:***@h/b"),
             ("minio://K:S@e@h/b", "minio://K:***@h/b"),
             ("http://h/a?x=y@z", "http://h/a?x=y@z"),
