@@ -9,8 +9,15 @@ pub mod s3;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+fn keep(log: &Mutex<String>, line: &str) {
+    if let Ok(mut log) = log.lock() {
+        log.push_str(line);
+        log.push('\n');
+    }
+}
 
 /// The `storages` command built for these tests.
 pub fn storages_bin() -> PathBuf {
@@ -88,37 +95,69 @@ pub fn run_until_exit(
 pub struct Server {
     child: Child,
     pub base: String,
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts `program` with `envs` in `dir` on a free port and waits until it prints that it listens.
     pub fn start(program: &Path, dir: &Path, envs: &[(&str, &str)]) -> Self {
+        Self::spawn(program, dir, envs, false)
+    }
+
+    /// [`Server::start`], keeping standard error in [`Server::log`] too instead of passing it through.
+    pub fn start_logged(program: &Path, dir: &Path, envs: &[(&str, &str)]) -> Self {
+        Self::spawn(program, dir, envs, true)
+    }
+
+    fn spawn(program: &Path, dir: &Path, envs: &[(&str, &str)], keep_stderr: bool) -> Self {
         let port = free_port();
         let mut child = Command::new(program)
             .current_dir(dir)
             .env("PORT", port.to_string())
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if keep_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
-        let stdout = child.stdout.take().expect("stdout");
+        let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stdout_log = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.contains("listening on") {
                     let _ = tx.send(());
                 }
+                keep(&stdout_log, &line);
             }
         });
+        if let Some(stderr) = child.stderr.take() {
+            let stderr_log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    keep(&stderr_log, &line);
+                }
+            });
+        }
         let deadline = Instant::now() + Duration::from_secs(60);
         let server = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log,
         };
         rx.recv_timeout(deadline - Instant::now())
             .expect("the server did not start listening in 60 s");
         server
+    }
+
+    /// What the process printed so far: standard output, and standard error when started with
+    /// [`Server::start_logged`].
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The full URL of `path` on this server.
