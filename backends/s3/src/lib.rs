@@ -7,6 +7,7 @@
 //! guarantees on servers with and without conditional writes.
 
 mod admin;
+mod checks;
 mod config;
 mod locks;
 mod storage;
