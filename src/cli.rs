@@ -77,8 +77,8 @@ enum Command {
         storage: String,
         /// The stored name.
         name: String,
-        /// A signed URL valid for this many seconds instead of a public one.
-        #[arg(long, value_name = "SECS")]
+        /// A signed URL valid for this many seconds instead of a public one (S3: at most 604800, 7 days).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
         expires: Option<u64>,
     },
     /// Validate settings and reach each storage (every configured alias when none is given).

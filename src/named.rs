@@ -45,7 +45,7 @@ pub struct Storages {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SettingsFile {
-    storages: BTreeMap<String, String>,
+    storages: BTreeMap<toml::Spanned<String>, String>,
 }
 
 impl Storages {
@@ -152,11 +152,26 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let file: SettingsFile = toml::from_str(&text).map_err(|e| fail(e.message().to_owned()))?;
-    for alias in file.storages.keys() {
-        check_alias(alias).map_err(|e| fail(e.to_string()))?;
+    let at = |offset: usize, reason: String| {
+        let before = &text[..offset.min(text.len())];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        ConfigError::FileSyntax {
+            path: shown.clone(),
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            reason,
+        }
+    };
+    let file: SettingsFile = toml::from_str(&text).map_err(|e| match e.span() {
+        Some(span) => at(span.start, e.message().trim_end().to_owned()),
+        None => fail(e.message().trim_end().to_owned()),
+    })?;
+    let mut urls = BTreeMap::new();
+    for (alias, url) in file.storages {
+        check_alias(alias.get_ref()).map_err(|e| at(alias.span().start, e.to_string()))?;
+        urls.insert(alias.into_inner(), url);
     }
-    Ok(file.storages)
+    Ok(urls)
 }
 
 fn check_alias(alias: &str) -> Result<(), ConfigError> {

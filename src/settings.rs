@@ -16,7 +16,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
-use storages_core::{CommonOptions, ConfigError, MemoryStorage, Result, Storage, unknown_option};
+pub use storages_core::is_secret_option;
+use storages_core::{
+    CommonOptions, ConfigError, MASK, MemoryStorage, Result, Storage, mask_userinfo,
+    misplaced_userinfo, printable, shown_value, unknown_option,
+};
 
 /// The schemes this crate knows, whether or not their backend is compiled in.
 pub const SCHEMES: &[&str] = &["file", "memory", "nfs", "s3", "minio"];
@@ -64,6 +68,12 @@ impl Settings {
             return Err(invalid("the scheme is not a word such as file or s3"));
         }
         let scheme = scheme.to_ascii_lowercase();
+        if scheme == "minio" && misplaced_userinfo(url) {
+            return Err(invalid(
+                "the part before `@` holds a `/`, `?` or `#`: percent-encode them in the access key and secret \
+                 (%2F, %3F, %23)",
+            ));
+        }
         if rest.contains('#') {
             return Err(invalid(
                 "it has a `#` fragment (write %23 for a `#` in a path)",
@@ -153,6 +163,7 @@ fn file_backend(
                 None => (authority_and_path, ""),
             };
             if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                let host = shown_host(host);
                 return Err(invalid(&format!(
                     "file URLs take no host (`{host}`): write file:///absolute/path or file:relative/path"
                 )));
@@ -169,6 +180,13 @@ fn file_backend(
         config.set(option, value)?;
     }
     Ok(Backend::Local(config))
+}
+
+/// The host name of a URL's authority for a message: no user info, no port (either may be part of a password).
+#[cfg(any(feature = "local", feature = "nfs"))]
+fn shown_host(authority: &str) -> String {
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    printable(host.split(':').next().unwrap_or_default()).into_owned()
 }
 
 /// A URL's path, percent-decoded: UTF-8 without NUL bytes.
@@ -198,6 +216,7 @@ fn nfs_backend(
                 .unwrap_or(authority_and_path.len());
             let (host, path) = authority_and_path.split_at(end);
             if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                let host = shown_host(host);
                 return Err(invalid(&format!(
                     "nfs URLs take no host (`{host}`): mount the share on this server and write nfs:///mount/point/path"
                 )));
@@ -247,15 +266,16 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         if key.is_empty() {
+            // No option says whether the value is a secret: it is not shown.
             return Err(ConfigError::InvalidValue {
                 option: String::new(),
-                value: mask_if_secret(&key, &value),
+                value: MASK.into(),
                 expected: "option=value pairs separated by &".into(),
             });
         }
         if pairs.iter().any(|(k, _)| *k == key) {
             return Err(ConfigError::DuplicateOption {
-                option: key.into_owned(),
+                option: printable(&key).into_owned(),
             });
         }
         pairs.push((key.into_owned(), value.into_owned()));
@@ -263,64 +283,75 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
     Ok(pairs)
 }
 
-/// Whether an option's value is a secret that must never be shown.
-pub fn is_secret_option(option: &str) -> bool {
-    let o = option.to_ascii_lowercase();
-    ["secret", "password", "token", "session", "credential"]
-        .iter()
-        .any(|s| o.contains(s))
-        || (o.contains("key") && !o.contains("key_id") && !o.contains("keyid"))
-}
-
-fn mask_if_secret(option: &str, value: &str) -> String {
-    if is_secret_option(option) {
-        "***".into()
-    } else {
-        value.into()
-    }
-}
-
-/// `url` with the password of its user info and the values of secret options replaced by `***`.
+/// `url` with the password of its user info, the user info of any URL in an option's value, the values of
+/// secret options and the values of options no backend knows (a misspelt secret option, say) replaced by `***`.
 pub fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    // file: and nfs: have no user info; a path of theirs may hold an `@`: only the authority's counts there.
+    let masked = if ["file", "nfs"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+    {
+        mask_authority_userinfo(url)
+    } else {
+        mask_userinfo(url).into_owned()
     };
-    let mut out = String::with_capacity(url.len());
-    match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            out.push_str(scheme);
-            out.push_str("://");
-            match authority.rsplit_once('@') {
-                Some((userinfo, host)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    out.push_str(user);
-                    if userinfo.contains(':') {
-                        out.push_str(":***");
-                    }
-                    out.push('@');
-                    out.push_str(host);
-                }
-                None => out.push_str(authority),
+    let Some((head, query)) = masked.split_once('?') else {
+        return printable(&masked).into_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Decoded, as the parser reads them: `aws_s%65cret_access_key` is a secret option too.
+            let decode = |s: &str| -> String {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let (key_decoded, value_decoded) = (decode(key), decode(value));
+            let shown = if is_known_option(&key_decoded) || value_decoded.is_empty() {
+                shown_value(&key_decoded, &value_decoded)
+            } else {
+                MASK.to_owned()
+            };
+            if shown == value_decoded {
+                pair.to_owned()
+            } else {
+                format!("{key}={shown}")
             }
-            out.push_str(path);
-        }
-        None => out.push_str(head),
+        })
+        .collect();
+    printable(&format!("{head}?{}", parts.join("&"))).into_owned()
+}
+
+/// Whether a compiled-in backend takes `option`: its value can be shown unless it is a secret.
+fn is_known_option(option: &str) -> bool {
+    let lists: &[&[&str]] = &[
+        storages_core::COMMON_OPTIONS,
+        #[cfg(feature = "local")]
+        storages_local::LOCAL_OPTIONS,
+        #[cfg(feature = "nfs")]
+        storages_nfs::NFS_OPTIONS,
+        #[cfg(feature = "s3")]
+        storages_s3::S3_OPTIONS,
+    ];
+    lists.iter().any(|list| list.contains(&option)) || option.starts_with("aws_")
+}
+
+/// `url` with the user info of its authority (up to the first `/`) masked.
+fn mask_authority_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}{MASK}{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
     }
-    if let Some(query) = query {
-        out.push('?');
-        let parts: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if is_secret_option(k) => format!("{k}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.push_str(&parts.join("&"));
-    }
-    out
 }
 
 impl FromStr for Settings {

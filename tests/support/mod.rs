@@ -11,6 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+fn keep(log: &Mutex<String>, line: &str) {
+    if let Ok(mut log) = log.lock() {
+        log.push_str(line);
+        log.push('\n');
+    }
+}
+
 /// The `storages` command built for these tests.
 pub fn storages_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_storages"))
@@ -90,11 +97,47 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A server process, killed (and reaped) on drop. Its stderr is kept (and echoed to the test's).
+/// Runs `program` with `envs` in `dir` (on a free port, for an app) until it exits by itself, and returns what it
+/// printed. One still running after `timeout` (an app that started instead of refusing) is killed, and that fails.
+pub fn run_until_exit(
+    program: &Path,
+    dir: &Path,
+    envs: &[(&str, &str)],
+    timeout: Duration,
+) -> std::process::Output {
+    let mut child = Command::new(program)
+        .current_dir(dir)
+        .env("PORT", free_port().to_string())
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("reap");
+            panic!(
+                "{} still runs after {timeout:?}: {}{}",
+                program.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// A server process, killed (and reaped) on drop. What it prints is kept: standard error line by line (and echoed
+/// to the test's), standard output and standard error together in [`Server::log`].
 pub struct Server {
     child: Child,
     pub base: String,
     stderr: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -112,21 +155,25 @@ impl Server {
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let lines = Arc::clone(&stderr);
+        let log = Arc::new(Mutex::new(String::new()));
+        let (lines, stderr_log) = (Arc::clone(&stderr), Arc::clone(&log));
         let pipe = child.stderr.take().expect("stderr");
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 eprintln!("{line}");
+                keep(&stderr_log, &line);
                 lines.lock().expect("stderr lines").push(line);
             }
         });
         let stdout = child.stdout.take().expect("stdout");
+        let stdout_log = Arc::clone(&log);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.contains("listening on") {
                     let _ = tx.send(());
                 }
+                keep(&stdout_log, &line);
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -134,10 +181,21 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             stderr,
+            log,
         };
         rx.recv_timeout(deadline - Instant::now())
             .expect("the server did not start listening in 60 s");
         server
+    }
+
+    /// [`Server::start`]: standard error is always kept in [`Server::log`].
+    pub fn start_logged(program: &Path, dir: &Path, envs: &[(&str, &str)]) -> Self {
+        Self::start(program, dir, envs)
+    }
+
+    /// What the process printed so far, standard output and standard error.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The full URL of `path` on this server.

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, StreamExt};
 use http::{HeaderValue, Method, header};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
 use object_store::signer::{SignedUrlOptions, Signer};
 use object_store::{
@@ -19,12 +19,13 @@ use storages_core::naming::{TEMP_PREFIX, is_temp};
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, ConfigError, Content, DirectUpload, Error, GetResult,
     Listing, Metadata, Name, NameError, NameErrorKind, PutMode, Result, Storage, UrlOptions,
-    public_url,
+    parse_header_value, public_url,
 };
 use tokio::sync::OnceCell;
 
 use crate::admin::{bucket_request, create_bucket_body, public_read_policy, short};
-use crate::config::{ConditionalPut, S3Config};
+use crate::checks::check_client_values;
+use crate::config::{ConditionalPut, MAX_PRESIGN, S3Config};
 use crate::locks::NameLocks;
 use crate::upload::{Failed, Head, Plan, UploadError, multipart, read_head};
 use crate::uploads::{self, AbortedUpload, UploadsCleaned};
@@ -75,17 +76,13 @@ impl S3Storage {
     pub fn new(config: S3Config) -> Result<Self> {
         // reqwest is built without a default crypto provider so that ring, not a C library, signs TLS handshakes.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let store = Arc::new(
-            builder(&config, config.endpoint.as_deref())
-                .build()
-                .map_err(|e| invalid_config(&e))?,
-        );
+        let store = Arc::new(build_store(
+            &config,
+            config.endpoint.as_deref(),
+            "endpoint",
+        )?);
         let signer = match &config.public_endpoint {
-            Some(endpoint) => Arc::new(
-                builder(&config, Some(endpoint))
-                    .build()
-                    .map_err(|e| invalid_config(&e))?,
-            ),
+            Some(endpoint) => Arc::new(build_store(&config, Some(endpoint), "public_endpoint")?),
             None => Arc::clone(&store),
         };
         let http = reqwest::Client::builder()
@@ -353,13 +350,21 @@ impl S3Storage {
     }
 
     /// The object's attributes: its content type, and the content's own `Cache-Control` before the storage's.
-    fn attributes(&self, content_type: String, cache_control: Option<&str>) -> Attributes {
+    /// The attributes are sent as headers: a value no header can carry is refused here, as object_store would
+    /// panic on it.
+    fn attributes(&self, content_type: String, cache_control: Option<&str>) -> Result<Attributes> {
         let mut attributes = Attributes::new();
+        parse_header_value(
+            "content_type",
+            &content_type,
+            "a content type such as image/png",
+        )?;
         attributes.insert(Attribute::ContentType, content_type.into());
         if let Some(cc) = cache_control.or(self.config.common.cache_control.as_deref()) {
+            parse_header_value("cache_control", cc, "a Cache-Control value")?;
             attributes.insert(Attribute::CacheControl, cc.to_owned().into());
         }
-        attributes
+        Ok(attributes)
     }
 
     /// Writes the whole `head` (and `rest`) under `name`, replacing what is there.
@@ -490,8 +495,10 @@ fn builder(config: &S3Config, endpoint: Option<&str>) -> AmazonS3Builder {
         .with_bucket_name(&config.bucket)
         .with_retry(retry);
     if let Some(endpoint) = endpoint {
+        // AWS_ENDPOINT_URL_S3 would win over `with_endpoint` in object_store: the settings win over both.
         b = b
             .with_endpoint(endpoint)
+            .with_config(AmazonS3ConfigKey::S3Endpoint, endpoint)
             .with_allow_http(endpoint.starts_with("http://"));
     }
     if let Some(region) = &config.region {
@@ -510,12 +517,33 @@ fn builder(config: &S3Config, endpoint: Option<&str>) -> AmazonS3Builder {
     b
 }
 
+/// object_store's client for `endpoint` (the setting `option`), once every value it will put into a URL or a
+/// header is known to be usable: object_store parses those only when it sends a request, and panics there on
+/// what it cannot parse. The values are read back from the builder, so the AWS variables it took are checked too.
+fn build_store(config: &S3Config, endpoint: Option<&str>, option: &str) -> Result<AmazonS3> {
+    let b = builder(config, endpoint);
+    check_client_values(&b, config, option)?;
+    b.build().map_err(|e| invalid_config(&e))
+}
+
 fn invalid_config(e: &object_store::Error) -> Error {
     Error::Config(ConfigError::InvalidValue {
         option: "s3 settings".into(),
         value: String::new(),
         expected: format!("settings object_store accepts ({e})"),
     })
+}
+
+/// A signature's validity as SigV4 allows it: from 1 second to 7 days.
+fn check_expiry(expires: Duration) -> Result<()> {
+    if expires < Duration::from_secs(1) || expires > MAX_PRESIGN {
+        return Err(Error::Config(ConfigError::InvalidValue {
+            option: "expires".into(),
+            value: format!("{expires:?}"),
+            expected: "1 to 604800 seconds (7 days, the longest a SigV4 signature is valid)".into(),
+        }));
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -542,7 +570,7 @@ impl Storage for S3Storage {
         }
         self.ready().await?;
         let content_type = content.content_type_for(name);
-        let attributes = self.attributes(content_type.clone(), content.cache_control());
+        let attributes = self.attributes(content_type.clone(), content.cache_control())?;
         let part_size = self.config.part_size;
         let head = match content.as_bytes() {
             Some(bytes) if bytes.len() <= part_size => Head::Whole(PutPayload::from(bytes.clone())),
@@ -725,6 +753,7 @@ impl Storage for S3Storage {
 
     async fn url(&self, name: &Name, options: &UrlOptions) -> Result<String> {
         if let Some(expires) = options.expires.or(self.config.presign) {
+            check_expiry(expires)?;
             let url = self
                 .signer
                 .signed_url(Method::GET, &self.key(name.as_str()), expires)
@@ -765,6 +794,7 @@ impl Storage for S3Storage {
                 expected: "a header value such as image/png".into(),
             })
         })?;
+        check_expiry(expires)?;
         let options = SignedUrlOptions::new().with_signed_header(header::CONTENT_TYPE, value);
         let url = self
             .signer
