@@ -299,8 +299,9 @@ fn url_of(arg: &str, aliases: &BTreeMap<String, String>) -> Result<String, Failu
 
 /// Opens only the storage named on the command line (other aliases are neither parsed nor touched).
 fn open(arg: &str) -> Result<Arc<dyn Storage>, Failure> {
-    let url = url_of(arg, &configured_urls(std::env::vars())?)?;
-    Ok(Settings::parse(&url)?.build()?)
+    let aliases = configured_urls(std::env::vars())?;
+    let url = url_of(arg, &aliases)?;
+    Ok(crate::named::open_one(&url, &aliases)?)
 }
 
 async fn ls(storage: &dyn Storage, prefix: Option<&str>, long: bool) -> Result<(), Failure> {
@@ -545,12 +546,9 @@ async fn check(args: Vec<String>) -> Result<(), Failure> {
                 continue;
             }
         };
-        let outcome = match Settings::parse(&url) {
+        let outcome = match crate::named::open_one(&url, &aliases) {
             Err(e) => Err(e.to_string()),
-            Ok(settings) => match settings.build() {
-                Err(e) => Err(e.to_string()),
-                Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
-            },
+            Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
         };
         let shown = crate::settings::redact(&url);
         match outcome {

@@ -23,7 +23,7 @@ use storages_core::{
 };
 
 /// The schemes this crate knows, whether or not their backend is compiled in.
-pub const SCHEMES: &[&str] = &["file", "memory", "nfs", "s3", "minio"];
+pub const SCHEMES: &[&str] = &["file", "memory", "nfs", "s3", "minio", "mirror"];
 
 /// A parsed, validated settings URL, ready to [`build`](Settings::build).
 #[derive(Clone, PartialEq, Eq)]
@@ -47,6 +47,25 @@ pub enum Backend {
     /// `s3://` and `minio://`
     #[cfg(feature = "s3")]
     S3(storages_s3::S3Config),
+    /// `mirror:?primary=ALIAS&mirrors=ALIAS[,ALIAS]`: storages of the same set, by alias.
+    Mirror(MirrorAliases),
+}
+
+/// The aliases a `mirror:` URL names: the primary that answers and names, and the mirrors every write is repeated
+/// on ([`crate::mirror::MirrorStorage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorAliases {
+    /// The alias that answers reads and picks names.
+    pub primary: String,
+    /// The aliases every write is repeated on, in order.
+    pub mirrors: Vec<String>,
+}
+
+impl MirrorAliases {
+    /// Every alias named, the primary first.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.primary.as_str()).chain(self.mirrors.iter().map(String::as_str))
+    }
 }
 
 impl Settings {
@@ -94,6 +113,7 @@ impl Settings {
                 }
                 Backend::Memory(common)
             }
+            "mirror" => mirror_backend(location, &options, &invalid)?,
             "file" => file_backend(location, &options, &invalid)?,
             "nfs" => nfs_backend(location, &options, &invalid)?,
             #[cfg(feature = "s3")]
@@ -122,9 +142,9 @@ impl Settings {
         &self.backend
     }
 
-    /// The options every backend shares.
-    pub fn common(&self) -> &CommonOptions {
-        match &self.backend {
+    /// The options every backend shares (a mirror's are its primary's, known once built: `None` here).
+    pub fn common(&self) -> Option<&CommonOptions> {
+        Some(match &self.backend {
             Backend::Memory(common) => common,
             #[cfg(feature = "local")]
             Backend::Local(config) => &config.common,
@@ -132,13 +152,39 @@ impl Settings {
             Backend::Nfs(config) => &config.local.common,
             #[cfg(feature = "s3")]
             Backend::S3(config) => &config.common,
-        }
+            Backend::Mirror(_) => return None,
+        })
     }
 
     /// Opens the storage these settings describe (creating a `file:` root when missing; an `nfs:` root must exist
-    /// and pass the mount guard, or nothing is created).
+    /// and pass the mount guard, or nothing is created). A `mirror:` names other storages of its set: build it with
+    /// [`Settings::build_with`] (as [`crate::Storages`] does).
     pub fn build(&self) -> Result<Arc<dyn Storage>> {
+        self.build_with(&|alias: &str| {
+            Err(ConfigError::InvalidValue {
+                option: "primary/mirrors".into(),
+                value: alias.to_owned(),
+                expected: "a mirror: storage opened through its named set (Storages), which knows its aliases"
+                    .into(),
+            }
+            .into())
+        })
+    }
+
+    /// [`Settings::build`], finding the storages a `mirror:` names through `alias`.
+    pub fn build_with(
+        &self,
+        alias: &dyn Fn(&str) -> Result<Arc<dyn Storage>>,
+    ) -> Result<Arc<dyn Storage>> {
         Ok(match &self.backend {
+            Backend::Mirror(names) => {
+                let primary = (names.primary.clone(), alias(&names.primary)?);
+                let mut mirrors = Vec::new();
+                for name in &names.mirrors {
+                    mirrors.push((name.clone(), alias(name)?));
+                }
+                Arc::new(crate::mirror::MirrorStorage::new(primary, mirrors))
+            }
             Backend::Memory(common) => Arc::new(MemoryStorage::with_options(common.clone())),
             #[cfg(feature = "local")]
             Backend::Local(config) => Arc::new(storages_local::LocalStorage::new(config.clone())?),
@@ -148,6 +194,53 @@ impl Settings {
             Backend::S3(config) => Arc::new(storages_s3::S3Storage::new(config.clone())?),
         })
     }
+}
+
+/// `mirror:?primary=ALIAS&mirrors=ALIAS[,ALIAS]`: distinct, valid aliases; no host, path or other option.
+fn mirror_backend(
+    location: &str,
+    options: &[(String, String)],
+    invalid: &dyn Fn(&str) -> ConfigError,
+) -> Result<Backend, ConfigError> {
+    if !matches!(location, "" | "//" | "///") {
+        return Err(invalid(
+            "mirror: takes no host or path, only primary=ALIAS&mirrors=ALIAS[,ALIAS]",
+        ));
+    }
+    let (mut primary, mut mirrors) = (None, Vec::new());
+    for (option, value) in options {
+        match option.as_str() {
+            "primary" => {
+                crate::named::check_alias(value)?;
+                primary = Some(value.clone());
+            }
+            "mirrors" => {
+                for alias in value.split(',') {
+                    crate::named::check_alias(alias)?;
+                    mirrors.push(alias.to_owned());
+                }
+            }
+            _ => {
+                return Err(ConfigError::UnknownOption {
+                    backend: "mirror".into(),
+                    option: option.clone(),
+                    valid: "mirrors, primary".into(),
+                });
+            }
+        }
+    }
+    let primary = primary.ok_or_else(|| invalid("it names no primary (primary=ALIAS)"))?;
+    if mirrors.is_empty() {
+        return Err(invalid("it names no mirror (mirrors=ALIAS[,ALIAS])"));
+    }
+    let names = MirrorAliases { primary, mirrors };
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = names.all().find(|a| !seen.insert(*a)) {
+        return Err(invalid(&format!(
+            "alias `{twice}` is named twice: a storage cannot mirror itself"
+        )));
+    }
+    Ok(Backend::Mirror(names))
 }
 
 #[cfg(feature = "local")]

@@ -515,3 +515,39 @@ fn url_expires_beyond_what_can_be_signed_exits_2() {
         stderr(&zero)
     );
 }
+
+/// A `mirror:` alias on the command line opens the aliases it names (and no other): `put` lands on both storages,
+/// `check` checks both.
+#[test]
+fn a_mirror_alias_writes_to_both_of_its_storages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("cat.jpg"), b"jpeg").expect("write");
+    let old = format!("file://{}/old", d.display());
+    let new = format!("file://{}/new", d.display());
+    let envs = [
+        ("STORAGES_OLD_URL", old.as_str()),
+        ("STORAGES_NEW_URL", new.as_str()),
+        ("STORAGES_MEDIA_URL", "mirror:?primary=old&mirrors=new"),
+        // Never opened: only the named storage and its aliases are.
+        (
+            "STORAGES_BROKEN_URL",
+            "s3://b?endpoint=http://127.0.0.1:1&nonsense=1",
+        ),
+    ];
+    let put = run(d, &["put", "media", "cat.jpg", "pets/cat.jpg"], &envs);
+    assert_exit(&put, 0);
+    for side in ["old", "new"] {
+        assert_eq!(
+            std::fs::read(d.join(side).join("pets/cat.jpg")).expect("stored on both"),
+            b"jpeg"
+        );
+    }
+    let check = run(d, &["check", "media"], &envs);
+    assert_exit(&check, 0);
+    let out = stdout(&check);
+    assert!(
+        out.contains("primary `old`") && out.contains("mirror `new`"),
+        "{out}"
+    );
+}

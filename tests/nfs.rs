@@ -102,6 +102,7 @@ fn nfs_urls_parse_to_nfs_settings_or_fail_naming_the_offender() {
         Settings::parse("nfs:/mnt/x")
             .expect("nfs:/abs")
             .common()
+            .expect("plain storages have common options")
             .base_url,
         None
     );
