@@ -143,7 +143,8 @@ fn local_case(
                 }
                 _ => {
                     let static_root = format!("STATIC_ROOT = {:?}\n", path(&dir.join("django")));
-                    django_times.push(timed(&mut django(work, src, &static_root, LOCAL_STORAGE)?)?.0);
+                    django_times
+                        .push(timed(&mut django(work, src, &static_root, LOCAL_STORAGE)?)?.0);
                 }
             }
         }
@@ -156,25 +157,59 @@ fn local_case(
         summary_again = said;
     }
     let same = manifest_paths(&ours_root)? == manifest_paths(&targets.join("round0/django"))?;
-    let (cp, first, again, django_time) = (median(cp), median(first), median(again), median(django_times));
+    let (cp, first, again, django_time) = (
+        median(cp),
+        median(first),
+        median(again),
+        median(django_times),
+    );
     let mut out = String::new();
     writeln!(out, "  local target:")?;
     writeln!(out, "    cp -a                                {}", secs(cp))?;
-    writeln!(out, "    storages collectstatic               {}   {summary}", secs(first))?;
-    writeln!(out, "    storages collectstatic, re-run       {}   {summary_again}", secs(again))?;
-    writeln!(out, "    Django 5.2 collectstatic             {}", secs(django_time))?;
+    writeln!(
+        out,
+        "    storages collectstatic               {}   {summary}",
+        secs(first)
+    )?;
+    writeln!(
+        out,
+        "    storages collectstatic, re-run       {}   {summary_again}",
+        secs(again)
+    )?;
+    writeln!(
+        out,
+        "    Django 5.2 collectstatic             {}",
+        secs(django_time)
+    )?;
     let over_cp = ratio(first, cp);
-    writeln!(out, "    ours / cp -a                         {over_cp:>8.2}x   (aim: at most 1.5x)")?;
+    writeln!(
+        out,
+        "    ours / cp -a                         {over_cp:>8.2}x   (aim: at most 1.5x)"
+    )?;
     let rerun = ratio(again, cp);
-    writeln!(out, "    ours re-run / cp -a                  {rerun:>8.2}x   (aim: at most 0.5x)")?;
+    writeln!(
+        out,
+        "    ours re-run / cp -a                  {rerun:>8.2}x   (aim: at most 0.5x)"
+    )?;
     let django_over = ratio(django_time, first);
-    writeln!(out, "    Django / ours                        {django_over:>8.1}x   (aim: at least 5x)")?;
-    writeln!(out, "    staticfiles.json paths identical to Django's: {same}")?;
+    writeln!(
+        out,
+        "    Django / ours                        {django_over:>8.1}x   (aim: at least 5x)"
+    )?;
+    writeln!(
+        out,
+        "    staticfiles.json paths identical to Django's: {same}"
+    )?;
     if !same {
-        failures.push(format!("{}: our staticfiles.json lists other hashed names than Django's", src.display()));
+        failures.push(format!(
+            "{}: our staticfiles.json lists other hashed names than Django's",
+            src.display()
+        ));
     }
     if !summary_again.starts_with("0 copied,") {
-        failures.push(format!("a re-run with nothing changed uploaded files: {summary_again}"));
+        failures.push(format!(
+            "a re-run with nothing changed uploaded files: {summary_again}"
+        ));
     }
     Ok(out)
 }
@@ -186,8 +221,16 @@ fn garage_case(work: &Path, real: &Path, failures: &mut Vec<String>) -> BenchRes
     let (ours_s3, s3_summary) = ours(real, &garage_url(garage, "ours-full"))?;
     let (ours_s3_again, s3_summary_again) = ours(real, &garage_url(garage, "ours-full"))?;
     writeln!(out, "Garage target, real tree:")?;
-    writeln!(out, "  storages collectstatic, first run    {}   {s3_summary}", secs(ours_s3))?;
-    writeln!(out, "  storages collectstatic, re-run       {}   {s3_summary_again}", secs(ours_s3_again))?;
+    writeln!(
+        out,
+        "  storages collectstatic, first run    {}   {s3_summary}",
+        secs(ours_s3)
+    )?;
+    writeln!(
+        out,
+        "  storages collectstatic, re-run       {}   {s3_summary_again}",
+        secs(ours_s3_again)
+    )?;
     let part = work.join("self-contained");
     for package in SELF_CONTAINED {
         copy_tree(&real.join(package), &part.join(package))?;
@@ -213,10 +256,26 @@ fn garage_case(work: &Path, real: &Path, failures: &mut Vec<String>) -> BenchRes
     );
     let django_s3 = timed(&mut django(work, &part, &s3_settings, S3_STORAGE)?)?.0;
     let django_s3_again = timed(&mut django(work, &part, &s3_settings, S3_STORAGE)?)?.0;
-    writeln!(out, "  storages collectstatic, first run    {}   {q_summary}", secs(ours_q))?;
-    writeln!(out, "  storages collectstatic, re-run       {}   {q_summary_again}", secs(ours_q_again))?;
-    writeln!(out, "  django-storages, first run           {}", secs(django_s3))?;
-    writeln!(out, "  django-storages, re-run              {}", secs(django_s3_again))?;
+    writeln!(
+        out,
+        "  storages collectstatic, first run    {}   {q_summary}",
+        secs(ours_q)
+    )?;
+    writeln!(
+        out,
+        "  storages collectstatic, re-run       {}   {q_summary_again}",
+        secs(ours_q_again)
+    )?;
+    writeln!(
+        out,
+        "  django-storages, first run           {}",
+        secs(django_s3)
+    )?;
+    writeln!(
+        out,
+        "  django-storages, re-run              {}",
+        secs(django_s3_again)
+    )?;
     writeln!(
         out,
         "  first run: django-storages / ours    {:>8.1}x   (aim: at least 10x)",
@@ -229,7 +288,9 @@ fn garage_case(work: &Path, real: &Path, failures: &mut Vec<String>) -> BenchRes
     )?;
     for summary in [&s3_summary_again, &q_summary_again] {
         if !summary.starts_with("0 copied,") {
-            failures.push(format!("a re-run with nothing changed uploaded files: {summary}"));
+            failures.push(format!(
+                "a re-run with nothing changed uploaded files: {summary}"
+            ));
         }
     }
     Ok(out)
