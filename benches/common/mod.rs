@@ -69,6 +69,17 @@ pub fn verbose() -> bool {
     std::env::var_os("STORAGES_BENCH_VERBOSE").is_some()
 }
 
+/// The middle of `times` (the mean of the two middle ones for an even count): what paired, alternating rounds
+/// compare, so one disturbed round moves neither side.
+pub fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    match times.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => times[n / 2],
+        n => (times[n / 2 - 1] + times[n / 2]) / 2,
+    }
+}
+
 pub fn best(times: Vec<Duration>) -> Duration {
     times.into_iter().min().unwrap_or_default()
 }

@@ -46,6 +46,13 @@ struct Temp {
     name: Option<String>,
 }
 
+impl Temp {
+    /// The file is in place under its final name: its temporary name (if any) is gone, nothing to remove.
+    fn committed(&mut self) {
+        self.name = None;
+    }
+}
+
 impl Drop for Temp {
     fn drop(&mut self) {
         if let Some(name) = &self.name {
@@ -103,14 +110,11 @@ impl WriteJob {
         }
     }
 
-    /// The file to write into: anonymous (`O_TMPFILE`) for create-only writes where the filesystem has it (one
-    /// directory entry per save, made by the final `linkat`, instead of a temporary one created and removed),
-    /// named otherwise (overwrites rename a named file into place; shares keep host-tagged names `clean` can
-    /// attribute).
+    /// The file to write into: anonymous (`O_TMPFILE`) where the filesystem has it (one directory entry per save,
+    /// made by the final `linkat`, instead of a temporary one created and removed), named otherwise (shares keep
+    /// host-tagged names `clean` can attribute).
     fn create_temp(&self, dir: OwnedFd) -> Result<Temp> {
-        let anonymous = self.hooks.anonymous_temp
-            && !matches!(self.mode, PutMode::Overwrite)
-            && self.root.tmpfile_supported();
+        let anonymous = self.hooks.anonymous_temp && self.root.tmpfile_supported();
         if anonymous {
             let opened = rustix::fs::openat(
                 &dir,
@@ -151,16 +155,21 @@ impl WriteJob {
         Mode::from_raw_mode(self.file_mode.unwrap_or(0o666))
     }
 
-    /// A new temporary file named `.storages-tmp.<tag><pid>.<random>` in `dir`.
-    fn create_named(&self, dir: &OwnedFd) -> Result<(File, String)> {
-        let name = format!(
+    /// A fresh temporary name: `.storages-tmp.<tag><pid>.<random>`.
+    fn temp_name(&self) -> String {
+        format!(
             "{TEMP_PREFIX}{}{}.{}",
             self.hooks.temp_tag,
-            std::process::id(),
+            process_id(),
             std::iter::repeat_with(fastrand::alphanumeric)
                 .take(12)
                 .collect::<String>()
-        );
+        )
+    }
+
+    /// A new temporary file named by [`WriteJob::temp_name`] in `dir`.
+    fn create_named(&self, dir: &OwnedFd) -> Result<(File, String)> {
+        let name = self.temp_name();
         let file = rustix::fs::openat(
             dir,
             name.as_str(),
@@ -257,6 +266,43 @@ impl WriteJob {
         }
     }
 
+    /// Gives an anonymous file a temporary name in its directory, so that a rename can put it over a taken name.
+    fn name_for_rename(&self, temp: &mut Temp) -> Result<()> {
+        for _ in 0..8 {
+            let name = self.temp_name();
+            let linked = rustix::fs::linkat(
+                &temp.file,
+                "",
+                &temp.dir,
+                name.as_str(),
+                AtFlags::EMPTY_PATH,
+            );
+            let linked = match linked {
+                Err(Errno::NOENT | Errno::PERM) => link_through_proc(temp, &name),
+                other => other,
+            };
+            match linked {
+                Ok(()) => {
+                    temp.name = Some(name);
+                    return Ok(());
+                }
+                Err(Errno::EXIST) => continue,
+                Err(Errno::NOENT | Errno::PERM | Errno::ACCESS) => {
+                    self.root.tmpfile_unsupported();
+                    return self.name_anonymous(temp);
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        "name the temporary file of",
+                        self.name.as_str(),
+                        e.into(),
+                    ));
+                }
+            }
+        }
+        self.name_anonymous(temp)
+    }
+
     /// Links the finished file into place as `name` (create-only: `AlreadyExists` when taken).
     fn link(&self, temp: &mut Temp, name: &Name, stat: &Statx) -> Result<()> {
         if temp.name.is_none() {
@@ -267,6 +313,7 @@ impl WriteJob {
             self.name_anonymous(temp)?;
         }
         match temp.name.clone() {
+            // The temporary name stays: it is removed when `temp` is dropped, after the link.
             Some(temp_name) => link_named(temp, &temp_name, name, stat),
             None => Err(Error::Backend {
                 backend: self.hooks.backend,
@@ -281,12 +328,21 @@ impl WriteJob {
     fn commit(&self, temp: &mut Temp, stat: &Statx) -> Result<Name> {
         match &self.mode {
             PutMode::Overwrite => {
+                // A fresh name is linked like a create; a taken one is replaced by a rename, which needs the file
+                // to have a (temporary) name first.
+                if temp.name.is_none() {
+                    match self.link(temp, &self.name, stat) {
+                        Err(Error::AlreadyExists { .. }) => {}
+                        other => return other.map(|()| self.name.clone()),
+                    }
+                    self.name_for_rename(temp)?;
+                }
                 let target = self.name.file_name();
                 let Some(temp_name) = temp.name.as_deref() else {
                     return Err(Error::Backend {
                         backend: self.hooks.backend,
                         message: format!(
-                            "an overwrite of `{}` was written to an anonymous file",
+                            "the file written for `{}` has no name to rename",
                             self.name
                         ),
                         source: None,
@@ -298,6 +354,7 @@ impl WriteJob {
                     Err(Errno::NOENT) if is_ours(&temp.dir, target, stat) => {}
                     Err(e) => return Err(replace_error(&self.name, &temp.dir, e)),
                 }
+                temp.committed();
                 Ok(self.name.clone())
             }
             PutMode::Create => {
@@ -333,6 +390,12 @@ impl WriteJob {
             }),
         }
     }
+}
+
+/// This process's id, asked of the kernel once (every named temporary file carries it).
+fn process_id() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// `link(2)` is atomic everywhere, NFS included: it fails with `EEXIST` when the name is taken. On NFS a LINK
