@@ -8,6 +8,7 @@ mod config;
 mod content;
 mod error;
 mod ext;
+mod hash;
 mod memory;
 mod metadata;
 mod name;
@@ -25,6 +26,7 @@ pub use crate::config::{
 pub use crate::content::{ByteStream, CHUNK_SIZE, Content, guess_content_type};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::ext::{SaveOptions, StorageExt};
+pub use crate::hash::{Md5, Md5Hasher};
 pub use crate::memory::MemoryStorage;
 pub use crate::metadata::Metadata;
 pub use crate::name::{
