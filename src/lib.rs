@@ -10,6 +10,12 @@ pub mod cli;
 #[cfg(feature = "collect")]
 pub mod collect;
 
+#[cfg(feature = "cli")]
+pub mod terminal;
+
+#[cfg(feature = "transfer")]
+pub mod transfer;
+
 #[cfg(feature = "web")]
 pub mod web;
 

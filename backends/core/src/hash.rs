@@ -65,18 +65,23 @@ impl Md5 {
         Ok((hasher.len(), hasher.finish()))
     }
 
-    /// Reads `reader` to its end (blocking): its length and MD5.
+    /// Reads `reader` to its end (blocking): its length and MD5. Read in chunks (never whole) into a buffer each
+    /// thread keeps, so hashing many files on the blocking pool allocates nothing per file.
     pub fn of_reader(reader: &mut impl io::Read) -> io::Result<(u64, Self)> {
-        let mut hasher = Md5Hasher::new();
-        let mut buf = vec![0; crate::CHUNK_SIZE];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => return Ok((hasher.len(), hasher.finish())),
-                Ok(n) => hasher.update(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 * 1024]);
         }
+        let mut hasher = Md5Hasher::new();
+        BUFFER.with_borrow_mut(|buf| {
+            loop {
+                match reader.read(buf) {
+                    Ok(0) => return Ok((hasher.len(), hasher.finish())),
+                    Ok(n) => hasher.update(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })
     }
 }
 
