@@ -10,6 +10,9 @@ pub mod cli;
 #[cfg(feature = "collect")]
 pub mod collect;
 
+#[cfg(feature = "transfer")]
+pub mod sync;
+
 #[cfg(feature = "cli")]
 pub mod terminal;
 

@@ -223,17 +223,13 @@ pub async fn collect(
             reason: "it needs --manifest (without it there are no hashed copies)".into(),
         });
     }
-    if options.jobs == Some(0) {
-        return Err(CollectError::InvalidOption {
+    let jobs = crate::transfer::jobs_for(options.jobs, target).ok_or_else(|| {
+        CollectError::InvalidOption {
             option: "--jobs".into(),
             reason: "must be at least 1".into(),
-        });
-    }
-    let jobs = options.jobs.unwrap_or_else(|| default_jobs(target));
-    let progress: &dyn Progress = match &options.progress {
-        Some(progress) => &**progress,
-        None => &NoProgress,
-    };
+        }
+    })?;
+    let progress = crate::transfer::reporter(options.progress.as_ref());
     let result = run(sources, target, options, jobs, progress).await;
     progress.finish();
     let mut report = result?;

@@ -121,6 +121,24 @@ pub fn default_jobs(target: &dyn Storage) -> usize {
     }
 }
 
+/// The jobs a run uses: `jobs` when given, else [`default_jobs`] for `target`; `None` for zero, which would do
+/// nothing forever.
+pub(crate) fn jobs_for(jobs: Option<usize>, target: &dyn Storage) -> Option<usize> {
+    match jobs {
+        Some(0) => None,
+        Some(jobs) => Some(jobs),
+        None => Some(default_jobs(target)),
+    }
+}
+
+/// What a run reports progress to: the caller's, or nothing.
+pub(crate) fn reporter(progress: Option<&Arc<dyn Progress>>) -> &dyn Progress {
+    match progress {
+        Some(progress) => &**progress,
+        None => &NoProgress,
+    }
+}
+
 /// The cores this process may use.
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
