@@ -13,6 +13,10 @@
 //! - the peak RSS of the `storages sync` process (`/usr/bin/time -f %M`, else its `VmHWM` polled from `/proc`):
 //!   aim at most 64 MiB.
 //!
+//! Beside wall times it prints the CPU time of each tool and of Garage during each tool's runs: on two cores
+//! shared by client and server, whose work the time is (Garage's own per-object work is a floor neither client can
+//! go under).
+//!
 //! rclone is the Debian package (`apt-get install rclone`, which the bench runs itself when rclone is missing and
 //! it runs as root), configured through environment variables only: an S3 remote with `provider = Other`, the
 //! Garage endpoint, path style and region `garage`.
@@ -61,104 +65,147 @@ fn main() -> BenchResult<()> {
     );
 
     let src = format!("file://{}", tree.display());
-    let (mut ours_first, mut ours_again, mut theirs_first, mut theirs_again) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut peak_kib = 0;
+    let mut runs: [[Vec<Run>; 2]; 2] = Default::default();
     for round in 0..rounds {
         let prefix = support::s3::unique(&format!("r{round}"));
         let ours_url = garage.settings_url(&format!("{prefix}-storages"));
         let theirs_remote = format!("garage:{}/{prefix}-rclone", garage.bucket());
-        let ours = |label: &str| -> BenchResult<(Duration, u64, String)> {
-            let run = storages_sync(&src, &ours_url)?;
-            if common::verbose() {
-                eprintln!(
-                    "round {round} storages {label}: {:.2} s, {}",
-                    secs(run.0),
-                    run.2
-                );
+        for (phase, label) in [(FIRST, "first run"), (AGAIN, "re-run")] {
+            // The side going first alternates: a warm page cache or a busy Garage favours neither.
+            for side in sides(round + phase) {
+                let run = match side {
+                    OURS => {
+                        let mut command = Command::new(support::storages_bin());
+                        command.args(["sync", &src, &ours_url, "--jobs", JOBS, "--no-input"]);
+                        let run = measure(command, garage.pid())?;
+                        expect_copied(&run.stdout, if phase == FIRST { files } else { 0 })?;
+                        run
+                    }
+                    _ => measure(
+                        rclone_sync(&rclone, &garage, &tree, &theirs_remote, phase == AGAIN),
+                        garage.pid(),
+                    )?,
+                };
+                if common::verbose() {
+                    eprintln!(
+                        "round {round} {} {label}: {:.2} s, client CPU {:.2} s, Garage CPU {:.2} s; {}",
+                        ["storages sync", "rclone sync"][side],
+                        secs(run.took),
+                        run.client_cpu,
+                        run.server_cpu,
+                        run.stdout.trim()
+                    );
+                }
+                runs[phase][side].push(run);
             }
-            Ok(run)
-        };
-        let theirs = |checksum: bool| -> BenchResult<Duration> {
-            let took = rclone_sync(&rclone, &garage, &tree, &theirs_remote, checksum)?;
-            if common::verbose() {
-                eprintln!(
-                    "round {round} rclone (checksum: {checksum}): {:.2} s",
-                    secs(took)
-                );
-            }
-            Ok(took)
-        };
-        // The side going first alternates: a warm page cache or a busy Garage favours neither.
-        let (first, first_rss, summary, rclone_first) = if round % 2 == 0 {
-            let (t, rss, summary) = ours("first run")?;
-            (t, rss, summary, theirs(false)?)
-        } else {
-            let rclone_first = theirs(false)?;
-            let (t, rss, summary) = ours("first run")?;
-            (t, rss, summary, rclone_first)
-        };
-        expect_copied(&summary, files)?;
-        let (again, again_rss, summary, rclone_again) = if round % 2 == 0 {
-            let rclone_again = theirs(true)?;
-            let (t, rss, summary) = ours("re-run")?;
-            (t, rss, summary, rclone_again)
-        } else {
-            let (t, rss, summary) = ours("re-run")?;
-            (t, rss, summary, theirs(true)?)
-        };
-        expect_copied(&summary, 0)?;
-        ours_first.push(first);
-        ours_again.push(again);
-        theirs_first.push(rclone_first);
-        theirs_again.push(rclone_again);
-        peak_kib = peak_kib.max(first_rss).max(again_rss);
+        }
     }
 
-    let (of, oa, tf, ta) = (
-        median(ours_first),
-        median(ours_again),
-        median(theirs_first),
-        median(theirs_again),
-    );
-    println!("first run into an empty prefix:");
-    println!("  storages sync                     {:>8.2} s", secs(of));
-    println!("  rclone sync                       {:>8.2} s", secs(tf));
-    println!(
-        "  rclone sync / storages sync       {:>8.2}x   (aim: at least 1.5x)",
-        secs(tf) / secs(of)
-    );
-    println!("unchanged re-run (nothing to upload):");
-    println!("  storages sync                     {:>8.2} s", secs(oa));
-    println!("  rclone sync --checksum            {:>8.2} s", secs(ta));
-    println!(
-        "  rclone sync --checksum / storages {:>8.2}x   (aim: at least 2x)",
-        secs(ta) / secs(oa)
-    );
-    println!(
-        "peak RSS of storages sync          {:>8.1} MiB (aim: at most 64 MiB; highest of every run)",
-        peak_kib as f64 / 1024.0
-    );
+    let peak_kib = runs.iter().flat_map(|p| &p[OURS]).map(|r| r.rss_kib).max();
+    for (phase, title, baseline, aim) in [
+        (FIRST, "first run into an empty prefix", "rclone sync", 1.5),
+        (
+            AGAIN,
+            "unchanged re-run (nothing to upload)",
+            "rclone sync --checksum",
+            2.0,
+        ),
+    ] {
+        let [ours, theirs] = [&runs[phase][OURS], &runs[phase][THEIRS]].map(|r| Medians::of(r));
+        println!("{title}:   wall time, and CPU time of the client and of Garage (medians)");
+        for (name, m) in [("storages sync", &ours), (baseline, &theirs)] {
+            println!(
+                "  {name:<24} {:>7.2} s   client {:>6.2} s   Garage {:>6.2} s",
+                m.took, m.client_cpu, m.server_cpu
+            );
+        }
+        println!(
+            "  {baseline} / storages sync: {:.2}x   (aim: at least {aim}x)",
+            theirs.took / ours.took
+        );
+    }
+    match peak_kib {
+        Some(kib) if kib > 0 => println!(
+            "peak RSS of storages sync: {:.1} MiB   (aim: at most 64 MiB; the highest of every run)",
+            kib as f64 / 1024.0
+        ),
+        _ => println!("peak RSS of storages sync: not measured"),
+    }
     Ok(())
 }
 
-/// Runs `storages sync SRC DST --jobs 32 --no-input`: its time, peak RSS in KiB and summary line.
-fn storages_sync(src: &str, dst: &str) -> BenchResult<(Duration, u64, String)> {
-    let bin = support::storages_bin();
-    let time = Path::new("/usr/bin/time");
-    let rss_file = tempfile::NamedTempFile::new()?;
-    let mut command = if time.is_file() {
-        let mut c = Command::new(time);
-        c.args(["-f", "%M", "-o"]).arg(rss_file.path()).arg(&bin);
-        c
+const FIRST: usize = 0;
+const AGAIN: usize = 1;
+const OURS: usize = 0;
+const THEIRS: usize = 1;
+
+/// Which side goes first in round-and-phase `n`.
+fn sides(n: usize) -> [usize; 2] {
+    if n % 2 == 0 {
+        [OURS, THEIRS]
     } else {
-        Command::new(&bin)
+        [THEIRS, OURS]
+    }
+}
+
+/// One run of a tool: its wall time, its CPU time and peak RSS (from `/usr/bin/time`, else the RSS polled from
+/// `/proc` and no CPU time), Garage's CPU time meanwhile, and what it printed.
+#[derive(Debug, Default)]
+struct Run {
+    took: Duration,
+    client_cpu: f64,
+    server_cpu: f64,
+    rss_kib: u64,
+    stdout: String,
+}
+
+/// Medians of wall and CPU times, in seconds.
+struct Medians {
+    took: f64,
+    client_cpu: f64,
+    server_cpu: f64,
+}
+
+impl Medians {
+    fn of(runs: &[Run]) -> Self {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or_default()
+        };
+        Self {
+            took: median(runs.iter().map(|r| secs(r.took)).collect()),
+            client_cpu: median(runs.iter().map(|r| r.client_cpu).collect()),
+            server_cpu: median(runs.iter().map(|r| r.server_cpu).collect()),
+        }
+    }
+}
+
+/// Runs `command` to its end and measures it (see [`Run`]); fails unless it succeeds.
+fn measure(command: Command, server: u32) -> BenchResult<Run> {
+    let time = Path::new("/usr/bin/time");
+    let report = tempfile::NamedTempFile::new()?;
+    let mut command = if time.is_file() {
+        let mut timed = Command::new(time);
+        timed
+            .args(["-f", "%M %U %S", "-o"])
+            .arg(report.path())
+            .arg(command.get_program())
+            .args(command.get_args());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => timed.env(key, value),
+                None => timed.env_remove(key),
+            };
+        }
+        timed
+    } else {
+        command
     };
     command
-        .args(["sync", src, dst, "--jobs", JOBS, "--no-input"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let server_before = cpu_seconds(server)?;
     let started = Instant::now();
     let mut child = command.spawn()?;
     // Without /usr/bin/time: VmHWM polled while the process lives (it only grows).
@@ -170,27 +217,45 @@ fn storages_sync(src: &str, dst: &str) -> BenchResult<(Duration, u64, String)> {
         std::thread::sleep(Duration::from_millis(5));
     }
     let took = started.elapsed();
+    let server_cpu = cpu_seconds(server)? - server_before;
     let output = child.wait_with_output()?;
     if !output.status.success() {
         return Err(format!(
-            "storages sync failed ({}): {}",
+            "{:?} failed ({}): {}",
+            command.get_args().collect::<Vec<_>>(),
             output.status,
             String::from_utf8_lossy(&output.stderr)
         )
         .into());
     }
-    let rss = if time.is_file() {
-        std::fs::read_to_string(rss_file.path())?
-            .trim()
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .parse()?
-    } else {
-        polled
+    let mut run = Run {
+        took,
+        server_cpu,
+        rss_kib: polled,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        ..Run::default()
     };
-    let summary = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    Ok((took, rss, summary))
+    if time.is_file() {
+        let text = std::fs::read_to_string(report.path())?;
+        let fields: Vec<&str> = text.lines().last().unwrap_or_default().split(' ').collect();
+        if let [rss, user, system] = fields.as_slice() {
+            run.rss_kib = rss.parse()?;
+            run.client_cpu = user.parse::<f64>()? + system.parse::<f64>()?;
+        }
+    }
+    Ok(run)
+}
+
+/// User plus system CPU time of process `pid` so far, in seconds (`/proc/PID/stat`, at 100 ticks a second).
+fn cpu_seconds(pid: u32) -> BenchResult<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').ok_or("no ) in /proc/PID/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name.
+    let ticks: u64 = fields.get(11).ok_or("short stat")?.parse::<u64>()?
+        + fields.get(12).ok_or("short stat")?.parse::<u64>()?;
+    Ok(ticks as f64 / 100.0)
 }
 
 /// Fails unless the summary says `copied N files`.
@@ -238,7 +303,7 @@ fn rclone_sync(
     tree: &Path,
     remote: &str,
     checksum: bool,
-) -> BenchResult<Duration> {
+) -> Command {
     let mut command = Command::new(rclone);
     command
         .arg("sync")
@@ -258,23 +323,11 @@ fn rclone_sync(
             garage.secret_key(),
         )
         // rclone 1.60's AWS SDK cannot use a custom CA bundle with its own transport, and Garage is plain HTTP.
-        .env_remove("AWS_CA_BUNDLE")
-        .stdin(Stdio::null());
+        .env_remove("AWS_CA_BUNDLE");
     if checksum {
         command.arg("--checksum");
     }
-    let started = Instant::now();
-    let output = command.output()?;
-    let took = started.elapsed();
-    if !output.status.success() {
-        return Err(format!(
-            "rclone sync failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    Ok(took)
+    command
 }
 
 /// The smoke test's tree: 40 files of 4 to 200 KiB in a few directories.
@@ -303,11 +356,6 @@ fn count_files(dir: &Path) -> BenchResult<usize> {
         }
     }
     Ok(count)
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times.get(times.len() / 2).copied().unwrap_or_default()
 }
 
 fn secs(d: Duration) -> f64 {

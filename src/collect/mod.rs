@@ -63,7 +63,7 @@ pub use self::ignore::DEFAULT_IGNORE;
 pub use self::manifest::{MANIFEST_NAME, MANIFEST_VERSION, Manifest};
 pub use self::report::Report;
 pub use self::sources::{Duplicate, Source};
-pub use crate::transfer::default_jobs;
+pub use crate::transfer::{Confirm, default_jobs};
 
 use self::output::{Kind, Output};
 use self::sources::SourceFile;
@@ -84,9 +84,6 @@ pub enum Clear {
     /// All of them, before anything is uploaded, as Django's `--clear` (`--clear-all`).
     All,
 }
-
-/// Asked before anything is deleted, with the number of files to delete: `true` goes ahead.
-pub type Confirm = Arc<dyn Fn(usize) -> bool + Send + Sync>;
 
 /// How [`collect`] works. Start from `CollectOptions::default()` and set what differs.
 #[derive(Clone)]

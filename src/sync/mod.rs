@@ -38,12 +38,9 @@ use std::time::{Duration, Instant};
 
 use storages_core::{Md5, Name, Storage};
 
-use crate::transfer::{self, Body, Item, NoProgress, Progress, Stage};
+use crate::transfer::{self, Body, Item, Progress, Stage};
 
-pub use crate::transfer::Mismatch;
-
-/// Asked before anything is deleted, with the number of files to delete: `true` goes ahead.
-pub type Confirm = Arc<dyn Fn(usize) -> bool + Send + Sync>;
+pub use crate::transfer::{Confirm, Mismatch};
 
 /// How [`sync`] works. Start from `SyncOptions::default()` and set what differs.
 #[derive(Clone, Default)]
@@ -180,19 +177,12 @@ pub async fn sync(
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
-    if options.jobs == Some(0) {
-        return Err(SyncError::InvalidOption {
+    let jobs =
+        transfer::jobs_for(options.jobs, target).ok_or_else(|| SyncError::InvalidOption {
             option: "--jobs".into(),
             reason: "must be at least 1".into(),
-        });
-    }
-    let jobs = options
-        .jobs
-        .unwrap_or_else(|| transfer::default_jobs(target));
-    let progress: &dyn Progress = match &options.progress {
-        Some(progress) => &**progress,
-        None => &NoProgress,
-    };
+        })?;
+    let progress = transfer::reporter(options.progress.as_ref());
     let result = run(source, target, options, jobs, progress).await;
     progress.finish();
     let mut report = result?;

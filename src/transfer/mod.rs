@@ -1,6 +1,6 @@
 //! Making a target hold a set of files: the one engine behind collectstatic and `sync`.
 //!
-//! A run lists the target once ([`listing`]), decides for every file whether the target already holds its content
+//! A run lists the target once, decides for every file whether the target already holds its content
 //! (`plan`: size first, then content MD5s, read only where no hash is known), copies what differs `jobs` at a time,
 //! streaming each file (`apply`), can read the copies back to check them (`verify`) and removes what the caller
 //! says is stale. Modification times never decide. Progress goes through the [`Progress`] trait, which the command
@@ -25,6 +25,9 @@ pub(crate) use self::plan::decide;
 pub use self::progress::{NoProgress, Progress, Stage};
 pub use self::verify::Mismatch;
 pub(crate) use self::verify::verify;
+
+/// Asked before anything is deleted, with the number of files to delete: `true` goes ahead.
+pub type Confirm = Arc<dyn Fn(usize) -> bool + Send + Sync>;
 
 /// Where a file's bytes come from.
 #[derive(Clone)]
