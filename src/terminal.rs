@@ -2,9 +2,10 @@
 //! implementation of the transfer engine's [`Progress`]), and the confirmation before deleting.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::transfer::{Progress, Stage};
+use crate::transfer::{Confirm, Progress, Stage};
 
 /// A progress bar on standard error: files done of the stage's files, and for stages that move bytes, bytes,
 /// rate and time left.
@@ -21,7 +22,7 @@ impl Bar {
     /// A bar on standard error when it is a terminal, else `None`.
     pub fn on_terminal() -> Option<Self> {
         std::io::stderr().is_terminal().then(|| Self {
-            bar: indicatif::ProgressBar::new(0),
+            bar: indicatif::ProgressBar::new(0).with_style(style(BY_FILES)),
             label: std::sync::Mutex::new(""),
             files: AtomicU64::new(0),
             done: AtomicU64::new(0),
@@ -62,16 +63,17 @@ impl Progress for Bar {
         self.done.store(0, Ordering::Relaxed);
         let by_bytes = bytes > 0;
         self.by_bytes.store(by_bytes, Ordering::Relaxed);
-        self.bar.reset();
+        // Message, style and length first, then the reset that draws them (and restarts rate and ETA).
         if by_bytes {
+            self.bar.set_message(self.counted());
             self.bar.set_style(style(BY_BYTES));
             self.bar.set_length(bytes);
-            self.bar.set_message(self.counted());
         } else {
+            self.bar.set_message(stage.label());
             self.bar.set_style(style(BY_FILES));
             self.bar.set_length(files);
-            self.bar.set_message(stage.label());
         }
+        self.bar.reset();
     }
 
     fn bytes(&self, bytes: u64) {
@@ -94,9 +96,18 @@ impl Progress for Bar {
     }
 }
 
+/// The confirmation `command` asks before deleting from the storage `shown`, with the bar (if any) hidden while
+/// it asks.
+pub fn confirmation(command: &'static str, shown: String, bar: Option<Arc<Bar>>) -> Confirm {
+    Arc::new(move |count| match &bar {
+        Some(bar) => bar.bar.suspend(|| confirm_deletion(command, &shown, count)),
+        None => confirm_deletion(command, &shown, count),
+    })
+}
+
 /// Asks on the terminal whether `command` may delete `count` files from `shown` (a storage as it may be shown:
 /// an alias or a URL with its secrets masked); without a terminal, refuses and says to pass --no-input.
-pub fn confirm_deletion(command: &str, shown: &str, count: usize) -> bool {
+fn confirm_deletion(command: &str, shown: &str, count: usize) -> bool {
     if !std::io::stdin().is_terminal() {
         eprintln!(
             "storages: {command} would delete {count} file(s) from {shown}; not asking without a terminal: \

@@ -617,6 +617,59 @@ async fn the_command_deletes_only_with_no_input_when_not_on_a_terminal() {
     );
 }
 
+/// `storages ARGS` on a terminal (a pseudo-terminal made by util-linux's `script`) typing `input`: its exit
+/// code and everything it showed.
+fn on_a_terminal(args: &[&str], input: &str) -> (Option<i32>, String) {
+    let quoted: Vec<String> = std::iter::once(support::storages_bin().display().to_string())
+        .chain(args.iter().map(|a| (*a).to_owned()))
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let mut child = Command::new("script")
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .env_remove("STORAGES_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux) to get a terminal");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes())
+        .expect("type");
+    let out = child.wait_with_output().expect("wait");
+    (out.status.code(), stdout(&out) + &stderr(&out))
+}
+
+/// On a terminal, a progress bar shows files and bytes, and `--delete` asks first: "no" changes nothing (exit 1),
+/// "yes" copies and deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_terminal_a_bar_shows_and_delete_asks() {
+    let (src, dst) = (side(Kind::File), side(Kind::File));
+    seed(&*src.storage, &[entry("a.txt", b"a".to_vec())]).await;
+    seed(&*dst.storage, &[entry("stale.txt", b"s".to_vec())]).await;
+    let args = ["sync", url(&src), url(&dst), "--delete"];
+
+    let (code, shown) = on_a_terminal(&args, "no\n");
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(shown.contains("This will DELETE 1 file(s) from "), "{shown}");
+    assert!(shown.contains("cancelled"), "{shown}");
+    assert_eq!(
+        listing(&*dst.storage).await.keys().collect::<Vec<_>>(),
+        ["stale.txt"]
+    );
+
+    let (code, shown) = on_a_terminal(&args, "yes\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("copying 1/1 files ["), "a bar with files: {shown}");
+    assert!(shown.contains(" B/1 B "), "and bytes: {shown}");
+    assert!(
+        shown.contains("copied 1 files (1 bytes), 0 unchanged, 1 deleted"),
+        "{shown}"
+    );
+    assert_eq!(
+        listing(&*dst.storage).await.keys().collect::<Vec<_>>(),
+        ["a.txt"]
+    );
+}
+
 /// Bad usage exits 2 (an invalid URL, an unknown alias, a prefix that is no name, no jobs); a storage that fails
 /// exits 1 with one line saying why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use storages_core::Storage;
 
 use super::{Clear, CollectError, CollectOptions, Compression, Report, Source, collect};
-use crate::terminal::{Bar, confirm_deletion, shown};
+use crate::terminal::{Bar, confirmation, shown};
 use crate::transfer::Progress;
 
 /// Publish static assets to a storage as Django's collectstatic does, skipping files whose content is already
@@ -88,12 +88,10 @@ impl CollectstaticArgs {
 /// progress bar when standard error is a terminal, prints a dry run's actions, warnings and the summary.
 pub async fn run(args: &CollectstaticArgs, target: &dyn Storage) -> Result<Report, CollectError> {
     let mut options = args.options();
-    options.progress = Bar::on_terminal().map(|bar| Arc::new(bar) as Arc<dyn Progress>);
+    let bar = Bar::on_terminal().map(Arc::new);
+    options.progress = bar.clone().map(|bar| bar as Arc<dyn Progress>);
     if !args.no_input {
-        let shown = shown(&args.to);
-        options.confirm = Some(Arc::new(move |count| {
-            confirm_deletion("collectstatic", &shown, count)
-        }));
+        options.confirm = Some(confirmation("collectstatic", shown(&args.to), bar));
     }
     let report = collect(&args.sources, target, &options).await?;
     let mut out = std::io::stdout().lock();

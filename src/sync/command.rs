@@ -6,7 +6,7 @@ use std::sync::Arc;
 use storages_core::Storage;
 
 use super::{SyncError, SyncOptions, SyncReport, sync};
-use crate::terminal::{Bar, confirm_deletion, shown};
+use crate::terminal::{Bar, confirmation, shown};
 use crate::transfer::Progress;
 
 /// Make DST hold every file of SRC, for any pair of storages: files already there with the same size and content
@@ -71,12 +71,10 @@ pub async fn run(
     target: &dyn Storage,
 ) -> Result<SyncReport, SyncError> {
     let mut options = args.options(target)?;
-    options.progress = Bar::on_terminal().map(|bar| Arc::new(bar) as Arc<dyn Progress>);
+    let bar = Bar::on_terminal().map(Arc::new);
+    options.progress = bar.clone().map(|bar| bar as Arc<dyn Progress>);
     if !args.no_input {
-        let shown = shown(&args.dst);
-        options.confirm = Some(Arc::new(move |count| {
-            confirm_deletion("sync", &shown, count)
-        }));
+        options.confirm = Some(confirmation("sync", shown(&args.dst), bar));
     }
     let report = sync(source, target, &options).await?;
     let mut out = std::io::stdout().lock();
