@@ -649,7 +649,10 @@ async fn on_a_terminal_a_bar_shows_and_delete_asks() {
 
     let (code, shown) = on_a_terminal(&args, "no\n");
     assert_eq!(code, Some(1), "{shown}");
-    assert!(shown.contains("This will DELETE 1 file(s) from "), "{shown}");
+    assert!(
+        shown.contains("This will DELETE 1 file(s) from "),
+        "{shown}"
+    );
     assert!(shown.contains("cancelled"), "{shown}");
     assert_eq!(
         listing(&*dst.storage).await.keys().collect::<Vec<_>>(),
@@ -658,7 +661,10 @@ async fn on_a_terminal_a_bar_shows_and_delete_asks() {
 
     let (code, shown) = on_a_terminal(&args, "yes\n");
     assert_eq!(code, Some(0), "{shown}");
-    assert!(shown.contains("copying 1/1 files ["), "a bar with files: {shown}");
+    assert!(
+        shown.contains("copying 1/1 files ["),
+        "a bar with files: {shown}"
+    );
     assert!(shown.contains(" B/1 B "), "and bytes: {shown}");
     assert!(
         shown.contains("copied 1 files (1 bytes), 0 unchanged, 1 deleted"),
@@ -762,6 +768,61 @@ async fn verify_catches_other_bytes_behind_a_stale_md5_record() {
         stderr(&verified).contains("verification failed"),
         "{}",
         stderr(&verified)
+    );
+}
+
+/// Copies in flight hold a bounded amount of memory whatever the files' sizes: 32 jobs of files just under the
+/// part size (each held whole by S3 before it is sent in one PUT) would hold 32 of them, 250 MiB; the command
+/// stays far below.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copies_of_large_files_hold_bounded_memory() {
+    let (src, dst) = (side(Kind::File), side(Kind::Garage));
+    let root = src
+        .storage
+        .local_path(&Name::new("x").expect("name"))
+        .expect("path");
+    let root = root.parent().expect("root").to_path_buf();
+    let size = 8 * 1024 * 1024 - 1024;
+    for i in 0..40 {
+        let path = root.join(format!("photos/{i:02}.jpg"));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, pattern(i, 0, size)).expect("write");
+    }
+    let dst_url = url(&dst).replace(&format!("&part_size={PART_SIZE}"), "");
+    let mut child = Command::new(support::storages_bin())
+        .args(["sync", url(&src), &dst_url, "--jobs", "32"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start storages sync");
+    // VmHWM only grows: read until the process ends, the last reading is its peak (to within 5 ms of its life).
+    let mut peak_kib = 0;
+    while child.try_wait().expect("wait").is_none() {
+        if let Some(kib) = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).starts_with("copied 40 files"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(peak_kib > 0, "the peak RSS was read");
+    assert!(
+        peak_kib < 180 * 1024,
+        "peak RSS {} MiB: the copies in flight are not bounded",
+        peak_kib / 1024
     );
 }
 

@@ -67,7 +67,7 @@ pub use crate::transfer::{Confirm, default_jobs};
 
 use self::output::{Kind, Output};
 use self::sources::SourceFile;
-use crate::transfer::{Body, Item, NoProgress, Progress, Stage, cores, join_error};
+use crate::transfer::{Body, Budget, Item, NoProgress, Progress, Stage, cores, join_error};
 
 /// The `Cache-Control` of hashed copies: their content never changes under their name.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -205,6 +205,8 @@ struct Run<'a> {
     progress: &'a dyn Progress,
     /// For the steps inside one file's task, which move the bar once per file.
     quiet: NoProgress,
+    /// What the uploads of the whole run may hold in memory.
+    budget: Budget,
 }
 
 /// Collects `sources` (in order: the first file found for a name wins) into `target`. See the module docs.
@@ -300,6 +302,7 @@ async fn run(
         jobs,
         progress,
         quiet: NoProgress,
+        budget: Budget::new(),
     };
     let mut report = Report {
         duplicates,
@@ -476,7 +479,15 @@ async fn send(
             }
             None => &run.quiet,
         };
-        crate::transfer::upload(run.target, decided.upload, jobs, false, progress).await?;
+        crate::transfer::upload(
+            run.target,
+            decided.upload,
+            jobs,
+            false,
+            &run.budget,
+            progress,
+        )
+        .await?;
     }
     Ok(tally)
 }

@@ -258,7 +258,16 @@ async fn run(
         decided.upload.len() as u64,
         report.bytes_copied,
     );
-    let copied = transfer::upload(target, decided.upload, jobs, options.verify, progress).await?;
+    let budget = transfer::Budget::new();
+    let copied = transfer::upload(
+        target,
+        decided.upload,
+        jobs,
+        options.verify,
+        &budget,
+        progress,
+    )
+    .await?;
     if !stale.is_empty() {
         progress.stage(Stage::Deleting, stale.len() as u64, 0);
         transfer::delete(target, &stale, jobs, progress).await?;

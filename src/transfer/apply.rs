@@ -6,20 +6,59 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::{StreamExt, TryStreamExt};
 use storages_core::{Content, Md5, Md5Hasher, Name, PutMode, Result, Storage};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::{Body, Planned, Progress};
 
+/// The memory that copies in flight may hold at once, shared by every copy of a run. A target may hold a file's
+/// content up to a part before sending it (S3 sends content of one part in one request, and keeps a few parts in
+/// flight for larger ones), so without a bound `jobs` copies of large files would hold `jobs` parts: 32 jobs of
+/// 8 MiB photos, 256 MiB. Each copy reserves its size, at most [`FILE_SHARE`], before it starts: small files run
+/// `jobs` at a time as before, large ones fewer.
+#[derive(Debug)]
+pub(crate) struct Budget(Semaphore);
+
+/// What the copies of one run may hold in all: 128 MiB, in units of 64 KiB.
+const BUDGET_UNITS: u32 = 2048;
+const UNIT: u64 = 64 << 10;
+/// The most one copy reserves: what S3 holds for one upload with its default part size and parts in flight.
+const FILE_SHARE: u64 = 32 << 20;
+
+impl Budget {
+    /// The whole budget, free.
+    pub(crate) fn new() -> Self {
+        Self(Semaphore::new(BUDGET_UNITS as usize))
+    }
+
+    async fn reserve(&self, size: u64) -> Option<SemaphorePermit<'_>> {
+        let units = size.clamp(1, FILE_SHARE).div_ceil(UNIT);
+        // At most FILE_SHARE / UNIT = 512 units, so it fits.
+        self.0
+            .acquire_many(u32::try_from(units).unwrap_or(BUDGET_UNITS))
+            .await
+            .ok()
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Stores every file, replacing what is there, and returns them; with `hash`, each one's `md5` is set to the MD5
 /// of the bytes that were sent (what a listing said may be older). Bytes in memory go as they are; files and
-/// stored files are streamed.
+/// stored files are streamed, within `budget`.
 pub(crate) async fn upload<T: Planned>(
     target: &dyn Storage,
     items: Vec<T>,
     jobs: usize,
     hash: bool,
+    budget: &Budget,
     progress: &dyn Progress,
 ) -> Result<Vec<T>> {
     futures_util::stream::iter(items.into_iter().map(|mut planned| async move {
+        let _reserved = budget.reserve(planned.item().size).await;
         copy(target, &mut planned, hash, progress).await?;
         progress.file_done();
         Ok::<_, storages_core::Error>(planned)

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use storages_core::{Md5, Metadata, Name, Storage};
 
-pub(crate) use self::apply::{delete, upload};
+pub(crate) use self::apply::{Budget, delete, upload};
 pub(crate) use self::plan::decide;
 pub use self::progress::{NoProgress, Progress, Stage};
 pub use self::verify::Mismatch;
