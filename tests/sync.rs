@@ -497,19 +497,58 @@ async fn a_dry_run_changes_nothing() {
     assert_eq!(stamps(&listing(&*dst.storage).await), before);
 }
 
-/// A progress hook that, when verification begins, overwrites one copied file in the target directory behind the
-/// storage's back (as a disk fault or another program would).
-struct CorruptBeforeVerify {
-    path: std::path::PathBuf,
+/// A progress hook that does `action` when `stage` begins: what another program does meanwhile.
+struct OnStage {
+    stage: Stage,
+    action: Box<dyn Fn() + Send + Sync>,
 }
 
-impl Progress for CorruptBeforeVerify {
+impl Progress for OnStage {
     fn stage(&self, stage: Stage, _files: u64, _bytes: u64) {
-        if stage == Stage::Verifying {
-            let size = std::fs::metadata(&self.path).expect("stat").len();
-            std::fs::write(&self.path, vec![b'!'; size as usize]).expect("corrupt");
+        if stage == self.stage {
+            (self.action)();
         }
     }
+}
+
+/// A file removed from the source after the listing, before it is copied, is not an error: it is reported as
+/// vanished, and the rest is copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_file_removed_from_the_source_meanwhile_is_reported_not_fatal() {
+    let (src, dst) = (side(Kind::File), side(Kind::Memory));
+    seed(
+        &*src.storage,
+        &[
+            entry("a.txt", b"a".to_vec()),
+            entry("b/gone.txt", b"b".to_vec()),
+            entry("c.txt", b"c".to_vec()),
+        ],
+    )
+    .await;
+    let gone = src
+        .storage
+        .local_path(&Name::new("b/gone.txt").expect("name"))
+        .expect("a local path");
+    let mut options = SyncOptions::default();
+    options.progress = Some(Arc::new(OnStage {
+        stage: Stage::Copying,
+        action: Box::new(move || std::fs::remove_file(&gone).expect("remove")),
+    }));
+    let report = sync(&src.storage, &*dst.storage, &options)
+        .await
+        .expect("sync");
+    assert_eq!(report.vanished, [Name::new("b/gone.txt").expect("name")]);
+    assert_eq!((report.copied, report.bytes_copied), (2, 2));
+    assert!(
+        report
+            .to_string()
+            .contains("; 1 vanished from the source meanwhile"),
+        "{report}"
+    );
+    assert_eq!(
+        listing(&*dst.storage).await.keys().collect::<Vec<_>>(),
+        ["a.txt", "c.txt"]
+    );
 }
 
 /// `verify` reads every copy back: a file changed in the target between copy and verification is reported (and
@@ -523,7 +562,11 @@ async fn verify_reports_a_copy_changed_before_it_is_read_back() {
     let path = dst.storage.local_path(&name).expect("a local path");
     let mut options = SyncOptions::default();
     options.verify = true;
-    options.progress = Some(Arc::new(CorruptBeforeVerify { path }));
+    // Overwritten behind the storage's back (as a disk fault or another program would) before it is read back.
+    options.progress = Some(Arc::new(OnStage {
+        stage: Stage::Verifying,
+        action: Box::new(move || std::fs::write(&path, [b'!'; 3000]).expect("corrupt")),
+    }));
     let report = sync(&src.storage, &*dst.storage, &options)
         .await
         .expect("sync");

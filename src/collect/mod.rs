@@ -479,6 +479,7 @@ async fn send(
             }
             None => &run.quiet,
         };
+        // Collected files are never a storage's: none can vanish.
         crate::transfer::upload(
             run.target,
             decided.upload,

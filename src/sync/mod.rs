@@ -92,6 +92,9 @@ pub struct SyncReport {
     pub copied_names: Vec<Name>,
     /// Every name removed, sorted.
     pub deleted_names: Vec<Name>,
+    /// Files the source listed but no longer had when they were to be copied (removed meanwhile), sorted: not
+    /// copied, and not an error (the next run deletes them from the target with `delete`).
+    pub vanished: Vec<Name>,
     /// Files read back (`verify`).
     pub verified: usize,
     /// Files that `verify` found different in the target from the source, sorted by name.
@@ -114,6 +117,9 @@ impl SyncReport {
                 writeln!(out, "would delete {name}")?;
             }
         }
+        for name in &self.vanished {
+            writeln!(out, "vanished from the source before it was copied: {name}")?;
+        }
         for mismatch in &self.mismatches {
             writeln!(out, "MISMATCH {mismatch}")?;
         }
@@ -133,6 +139,13 @@ impl fmt::Display for SyncReport {
             self.deleted,
             self.elapsed.as_secs_f64()
         )?;
+        if !self.vanished.is_empty() {
+            write!(
+                f,
+                "; {} vanished from the source meanwhile",
+                self.vanished.len()
+            )?;
+        }
         if self.verified > 0 || !self.mismatches.is_empty() {
             write!(
                 f,
@@ -259,7 +272,7 @@ async fn run(
         report.bytes_copied,
     );
     let budget = transfer::Budget::new();
-    let copied = transfer::upload(
+    let uploaded = transfer::upload(
         target,
         decided.upload,
         jobs,
@@ -268,6 +281,17 @@ async fn run(
         progress,
     )
     .await?;
+    let copied = uploaded.copied;
+    if !uploaded.vanished.is_empty() {
+        let mut vanished: Vec<Name> = uploaded.vanished.into_iter().map(|i| i.name).collect();
+        vanished.sort();
+        report.copied -= vanished.len();
+        report.bytes_copied = copied.iter().map(|i| i.size).sum();
+        report
+            .copied_names
+            .retain(|n| vanished.binary_search(n).is_err());
+        report.vanished = vanished;
+    }
     if !stale.is_empty() {
         progress.stage(Stage::Deleting, stale.len() as u64, 0);
         transfer::delete(target, &stale, jobs, progress).await?;

@@ -46,9 +46,19 @@ impl Default for Budget {
     }
 }
 
-/// Stores every file, replacing what is there, and returns them; with `hash`, each one's `md5` is set to the MD5
-/// of the bytes that were sent (what a listing said may be older). Bytes in memory go as they are; files and
-/// stored files are streamed, within `budget`.
+/// What [`upload`] did with the files it was given.
+#[derive(Debug)]
+pub(crate) struct Uploaded<T> {
+    /// Stored in the target.
+    pub copied: Vec<T>,
+    /// Files of a source storage that were gone by the time they were to be read (removed since the listing):
+    /// nothing to copy.
+    pub vanished: Vec<T>,
+}
+
+/// Stores every file, replacing what is there; with `hash`, each one's `md5` is set to the MD5 of the bytes that
+/// were sent (what a listing said may be older). Bytes in memory go as they are; files and stored files are
+/// streamed, within `budget`.
 pub(crate) async fn upload<T: Planned>(
     target: &dyn Storage,
     items: Vec<T>,
@@ -56,24 +66,36 @@ pub(crate) async fn upload<T: Planned>(
     hash: bool,
     budget: &Budget,
     progress: &dyn Progress,
-) -> Result<Vec<T>> {
-    futures_util::stream::iter(items.into_iter().map(|mut planned| async move {
+) -> Result<Uploaded<T>> {
+    let mut done = Uploaded {
+        copied: Vec::new(),
+        vanished: Vec::new(),
+    };
+    let copies = futures_util::stream::iter(items.into_iter().map(|mut planned| async move {
         let _reserved = budget.reserve(planned.item().size).await;
-        copy(target, &mut planned, hash, progress).await?;
+        let copied = copy(target, &mut planned, hash, progress).await?;
         progress.file_done();
-        Ok::<_, storages_core::Error>(planned)
+        Ok::<_, storages_core::Error>((planned, copied))
     }))
-    .buffer_unordered(jobs.max(1))
-    .try_collect()
-    .await
+    .buffer_unordered(jobs.max(1));
+    let mut copies = std::pin::pin!(copies);
+    while let Some((planned, copied)) = copies.try_next().await? {
+        if copied {
+            done.copied.push(planned);
+        } else {
+            done.vanished.push(planned);
+        }
+    }
+    Ok(done)
 }
 
+/// Copies one file: `false` when it came from a source storage that no longer has it.
 async fn copy<T: Planned>(
     target: &dyn Storage,
     planned: &mut T,
     hash: bool,
     progress: &dyn Progress,
-) -> Result<()> {
+) -> Result<bool> {
     let item = planned.item();
     let (mut content, content_type, cache_control) = match &item.body {
         Body::Bytes(bytes) => {
@@ -86,7 +108,11 @@ async fn copy<T: Planned>(
             None,
         ),
         Body::Stored(source) => {
-            let got = source.get(&item.name, None).await?;
+            let got = match source.get(&item.name, None).await {
+                Ok(got) => got,
+                Err(e) if e.is_not_found() => return Ok(false),
+                Err(e) => return Err(e),
+            };
             // The size now, not as listed: a file replaced since is copied whole, as it is now.
             let content = Content::from_stream(got.stream).with_length(got.meta.size);
             (content, got.meta.content_type, got.meta.cache_control)
@@ -115,7 +141,7 @@ async fn copy<T: Planned>(
     } else if let (true, Body::Bytes(bytes)) = (hash, &item.body) {
         item.md5 = Some(Md5::of(bytes));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// `content` (with no type or `Cache-Control` set yet) as a stream that reports the bytes going through it and

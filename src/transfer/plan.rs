@@ -77,11 +77,15 @@ async fn holds(target: &dyn Storage, stored: Option<&Metadata>, item: &mut Item)
     };
     let ours = match item.md5 {
         Some(md5) => md5,
-        None => {
-            let md5 = source_md5(item).await?;
-            item.md5 = Some(md5);
-            md5
-        }
+        None => match source_md5(item).await {
+            Ok(md5) => {
+                item.md5 = Some(md5);
+                md5
+            }
+            // Removed from the source since the listing: the copy finds out and says so.
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(e),
+        },
     };
     Ok(ours == theirs)
 }
