@@ -9,7 +9,7 @@ mod support;
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -884,50 +884,64 @@ fn md5_record(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(storages::Md5::of(data).as_bytes())
 }
 
-/// `storages sync` killed with SIGKILL mid-run leaves every target file byte-identical to its source (each copy
-/// is atomic: a temporary file renamed into place, a single PUT, or a multipart upload that is invisible until
-/// completed), and a re-run copies exactly what is missing.
-async fn kill_9_mid_run_leaves_only_whole_files_and_a_rerun_completes(from: Kind, to: Kind) {
-    let (src, dst) = (side(from), side(to));
-    // Large files, one job: long enough to be caught mid-way.
-    let (count, size) = (48_u64, 3 * 1024 * 1024 + 17);
-    let name = |i: u64| format!("d{}/f{i:03}.bin", i % 4);
-    for i in 0..count {
+/// The tree the interruption tests copy: large files, so that one job is caught mid-way.
+const BIG_FILES: u64 = 48;
+const BIG_SIZE: usize = 3 * 1024 * 1024 + 17;
+
+fn big_name(i: u64) -> String {
+    format!("d{}/f{i:03}.bin", i % 4)
+}
+
+/// Seeds SRC with the big tree, starts `storages sync SRC DST --jobs 1`, and once two files are in DST, calls
+/// `stop` on the process (which must make it end); returns its exit status and standard error.
+async fn interrupted(src: &Side, dst: &Side, stop: impl FnOnce(&std::process::Child)) -> Output {
+    for i in 0..BIG_FILES {
         src.storage
             .put(
-                &Name::new(name(i)).expect("name"),
-                Content::from_bytes(pattern(i, 0, size)),
+                &Name::new(big_name(i)).expect("name"),
+                Content::from_bytes(pattern(i, 0, BIG_SIZE)),
                 PutMode::Overwrite,
             )
             .await
             .expect("seed");
     }
     let mut child = Command::new(support::storages_bin())
-        .args(["sync", url(&src), url(&dst), "--jobs", "1"])
+        .args(["sync", url(src), url(dst), "--jobs", "1"])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start storages sync");
     let deadline = Instant::now() + Duration::from_secs(120);
     while listing(&*dst.storage).await.len() < 2 {
         assert!(
             child.try_wait().expect("wait").is_none(),
-            "the sync ended before it could be killed mid-way"
+            "the sync ended before it could be stopped mid-way"
         );
         assert!(Instant::now() < deadline, "nothing copied in 120 s");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    stop(&child);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the sync did not end in 90 s once stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.wait_with_output().expect("output")
+}
 
+/// Every file DST holds is byte-identical to its source, some are missing, and a re-run copies exactly those.
+async fn only_whole_files_and_a_rerun_completes(src: &Side, dst: &Side) {
     let stored = listing(&*dst.storage).await;
     let done = stored.len();
     assert!(
-        done < count as usize,
-        "killed mid-run: {done} of {count} copied"
+        (2..BIG_FILES as usize).contains(&done),
+        "stopped mid-run: {done} of {BIG_FILES} copied"
     );
-    for (i, name) in (0..count).map(|i| (i, name(i))) {
+    for (i, name) in (0..BIG_FILES).map(|i| (i, big_name(i))) {
         if stored.contains_key(&name) {
             let got = dst
                 .storage
@@ -935,29 +949,85 @@ async fn kill_9_mid_run_leaves_only_whole_files_and_a_rerun_completes(from: Kind
                 .await
                 .expect("read");
             assert!(
-                got == pattern(i, 0, size),
-                "`{name}` is not whole after the kill"
+                got == pattern(i, 0, BIG_SIZE),
+                "`{name}` is not whole after the interruption"
             );
         }
     }
-    let rerun = storages(&["sync", url(&src), url(&dst)]);
+    let rerun = storages(&["sync", url(src), url(dst)]);
     assert_exit(&rerun, 0);
+    let left = BIG_FILES as usize - done;
     let expected = format!(
-        "copied {} files ({} bytes), {done} unchanged, 0 deleted",
-        count as usize - done,
-        (count as usize - done) * size
+        "copied {left} files ({} bytes), {done} unchanged, 0 deleted",
+        left * BIG_SIZE
     );
     assert!(stdout(&rerun).starts_with(&expected), "{}", stdout(&rerun));
-    assert_same(&src, &dst).await;
+    assert_same(src, dst).await;
 }
 
+fn send_signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// `storages sync` killed with SIGKILL mid-run leaves every target file byte-identical to its source (each copy
+/// is atomic: a temporary file renamed into place, a single PUT, or a multipart upload that is invisible until
+/// completed), and a re-run copies exactly what is missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_mid_run_into_garage_leaves_only_whole_files_and_a_rerun_completes() {
-    kill_9_mid_run_leaves_only_whole_files_and_a_rerun_completes(Kind::File, Kind::Garage).await;
+    let (src, dst) = (side(Kind::File), side(Kind::Garage));
+    let out = interrupted(&src, &dst, |child| send_signal(child, "KILL")).await;
+    assert_eq!(out.status.code(), None, "killed by a signal");
+    only_whole_files_and_a_rerun_completes(&src, &dst).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_mid_run_into_nfs_leaves_only_whole_files_and_a_rerun_completes() {
     // From moto, which serves slowly enough to be caught mid-way.
-    kill_9_mid_run_leaves_only_whole_files_and_a_rerun_completes(Kind::Moto, Kind::Nfs).await;
+    let (src, dst) = (side(Kind::Moto), side(Kind::Nfs));
+    let out = interrupted(&src, &dst, |child| send_signal(child, "KILL")).await;
+    assert_eq!(out.status.code(), None, "killed by a signal");
+    only_whole_files_and_a_rerun_completes(&src, &dst).await;
+}
+
+/// Ctrl-C (SIGINT) stops the run with exit status 130 and one line; what it copied is whole, and a re-run
+/// completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ctrl_c_mid_run_into_a_directory_exits_130_and_a_rerun_completes() {
+    let (src, dst) = (side(Kind::Moto), side(Kind::File));
+    let out = interrupted(&src, &dst, |child| send_signal(child, "INT")).await;
+    assert_exit(&out, 130);
+    assert_eq!(stderr(&out).trim(), "storages: interrupted by SIGINT");
+    only_whole_files_and_a_rerun_completes(&src, &dst).await;
+}
+
+/// The target's server gone mid-run (SIGKILLed) fails the run with exit status 1 and one line; once the server is
+/// back, what was copied is whole and a re-run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_target_server_gone_mid_run_fails_the_run_and_a_rerun_completes() {
+    let garage = std::sync::Mutex::new(support::s3::Garage::start());
+    let url = format!(
+        "{}&part_size={PART_SIZE}",
+        garage.lock().expect("lock").settings_url(&unique("gone"))
+    );
+    let dst = Side {
+        kind: Kind::Garage,
+        storage: build(&url),
+        url: Some(url),
+        _guard: Box::new(()),
+    };
+    let src = side(Kind::File);
+    let out = interrupted(&src, &dst, |_| garage.lock().expect("lock").kill()).await;
+    assert_exit(&out, 1);
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("127.0.0.1"),
+        "names the server: {}",
+        stderr(&out)
+    );
+    garage.lock().expect("lock").restart();
+    only_whole_files_and_a_rerun_completes(&src, &dst).await;
 }
