@@ -37,7 +37,8 @@ struct Written {
     name: Name,
     size: u64,
     etag: Option<String>,
-    md5: Md5,
+    /// The MD5 of what was sent (`None` only if it could not be known).
+    md5: Option<Md5>,
 }
 
 /// The user metadata key (`x-amz-meta-md5chksum`) holding the base64 MD5 of an object's content, written with every
@@ -403,7 +404,7 @@ impl S3Storage {
                     name: name.clone(),
                     size,
                     etag: done.e_tag,
-                    md5: recorded_md5(attributes).unwrap_or_default(),
+                    md5: recorded_md5(attributes),
                 })
             }
             Head::Partial(first, rest) => {
@@ -441,7 +442,7 @@ impl S3Storage {
                     name: name.clone(),
                     size,
                     etag,
-                    md5,
+                    md5: Some(md5),
                 })
             }
         }
@@ -466,7 +467,8 @@ impl S3Storage {
             return etag;
         }
         let record = md5_record(md5);
-        let mut headers: Vec<(&str, &str)> = vec![("x-amz-meta-md5chksum", record.as_str())];
+        let key = format!("x-amz-meta-{MD5_RECORD}");
+        let mut headers: Vec<(&str, &str)> = vec![(key.as_str(), record.as_str())];
         for (key, value) in attributes {
             match key {
                 Attribute::ContentType => headers.push(("content-type", value.as_ref())),
@@ -541,7 +543,7 @@ impl S3Storage {
                         name: candidate,
                         size,
                         etag: done.e_tag,
-                        md5: recorded_md5(attributes).unwrap_or_default(),
+                        md5: recorded_md5(attributes),
                     });
                 }
                 Err(
@@ -720,7 +722,7 @@ impl Storage for S3Storage {
             etag: written.etag,
             content_type: Some(content_type),
             cache_control,
-            content_md5: Some(written.md5),
+            content_md5: written.md5,
         })
     }
 
