@@ -23,6 +23,39 @@ pub fn storages_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_storages"))
 }
 
+/// Runs `storages ARGS` with none of the storage variables of the environment running the tests.
+pub fn storages(args: &[&str]) -> std::process::Output {
+    Command::new(storages_bin())
+        .args(args)
+        .env_remove("STORAGES_CONFIG")
+        .env_remove("STORAGES_MEDIA_URL")
+        .env_remove("STORAGES_STATIC_URL")
+        .output()
+        .expect("run storages")
+}
+
+/// A command's standard output, as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's standard error, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a command's exit code, showing what it printed otherwise.
+#[track_caller]
+pub fn assert_exit(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
 /// An example program of this package, built on first use with the same profile as the tests.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
