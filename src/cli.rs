@@ -77,8 +77,8 @@ enum Command {
         storage: String,
         /// The stored name.
         name: String,
-        /// A signed URL valid for this many seconds instead of a public one.
-        #[arg(long, value_name = "SECS")]
+        /// A signed URL valid for this many seconds instead of a public one (S3: at most 604800, 7 days).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
         expires: Option<u64>,
     },
     /// Validate settings and reach each storage (every configured alias when none is given).
@@ -98,6 +98,8 @@ enum Command {
     },
     /// Publish static assets to a storage, as Django's collectstatic (see `collectstatic --help`).
     Collectstatic(crate::collect::command::CollectstaticArgs),
+    /// Make DST hold every file of SRC, copying only what differs (see `sync --help`).
+    Sync(crate::sync::command::SyncArgs),
 }
 
 /// Why the command failed: bad usage (exit 2) or a storage error (exit 1).
@@ -121,6 +123,17 @@ impl From<crate::collect::CollectError> for Failure {
         match e {
             E::Storage(e) => e.into(),
             E::InvalidSource { .. } | E::InvalidOption { .. } => Self::Usage(e.to_string()),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::SyncError> for Failure {
+    fn from(e: crate::sync::SyncError) -> Self {
+        use crate::sync::SyncError as E;
+        match e {
+            E::Storage(e) => e.into(),
+            E::InvalidOption { .. } => Self::Usage(e.to_string()),
             other => Self::Storage(other.to_string()),
         }
     }
@@ -281,6 +294,18 @@ async fn execute(command: Command) -> Result<(), Failure> {
             crate::collect::command::run(&args, &*open(&args.to)?).await?;
             Ok(())
         }
+        Command::Sync(args) => {
+            let (source, target) = (open(&args.src)?, open(&args.dst)?);
+            let report = crate::sync::command::run(&args, &source, &*target).await?;
+            if report.mismatches.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::Storage(format!(
+                    "verification failed: {} file(s) in the target differ from the source",
+                    report.mismatches.len()
+                )))
+            }
+        }
     }
 }
 
@@ -299,8 +324,9 @@ fn url_of(arg: &str, aliases: &BTreeMap<String, String>) -> Result<String, Failu
 
 /// Opens only the storage named on the command line (other aliases are neither parsed nor touched).
 fn open(arg: &str) -> Result<Arc<dyn Storage>, Failure> {
-    let url = url_of(arg, &configured_urls(std::env::vars())?)?;
-    Ok(Settings::parse(&url)?.build()?)
+    let aliases = configured_urls(std::env::vars())?;
+    let url = url_of(arg, &aliases)?;
+    Ok(crate::named::open_one(&url, &aliases)?)
 }
 
 async fn ls(storage: &dyn Storage, prefix: Option<&str>, long: bool) -> Result<(), Failure> {
@@ -545,12 +571,9 @@ async fn check(args: Vec<String>) -> Result<(), Failure> {
                 continue;
             }
         };
-        let outcome = match Settings::parse(&url) {
+        let outcome = match crate::named::open_one(&url, &aliases) {
             Err(e) => Err(e.to_string()),
-            Ok(settings) => match settings.build() {
-                Err(e) => Err(e.to_string()),
-                Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
-            },
+            Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
         };
         let shown = crate::settings::redact(&url);
         match outcome {

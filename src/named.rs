@@ -10,6 +10,7 @@ use serde::Deserialize;
 use storages_core::{ConfigError, Error, Result, Storage};
 
 use crate::Settings;
+use crate::settings::Backend;
 
 /// The alias of user uploads.
 pub const MEDIA: &str = "media";
@@ -45,7 +46,7 @@ pub struct Storages {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SettingsFile {
-    storages: BTreeMap<String, String>,
+    storages: BTreeMap<toml::Spanned<String>, String>,
 }
 
 impl Storages {
@@ -59,20 +60,31 @@ impl Storages {
         Self::from_urls(configured_urls(vars)?)
     }
 
-    /// The set of exactly these aliases and URLs (no defaults).
+    /// The set of exactly these aliases and URLs (no defaults). Every storage is built, plain ones first and then
+    /// the `mirror:` storages made of them.
     pub fn from_urls<A: Into<String>, U: AsRef<str>>(
         urls: impl IntoIterator<Item = (A, U)>,
     ) -> Result<Self> {
-        let mut entries = BTreeMap::new();
+        let mut parsed = BTreeMap::new();
         for (alias, url) in urls {
             let alias = alias.into();
             check_alias(&alias)?;
             let settings = Settings::parse(url.as_ref()).map_err(|e| in_alias(&alias, e))?;
-            let storage = settings.build().map_err(|e| match e {
-                Error::Config(c) => Error::Config(in_alias(&alias, c)),
-                other => other,
-            })?;
-            entries.insert(alias, (settings, storage));
+            parsed.insert(alias, settings);
+        }
+        let mut entries: BTreeMap<String, (Settings, Arc<dyn Storage>)> = BTreeMap::new();
+        let (mirrors, plain): (Vec<_>, Vec<_>) = parsed
+            .iter()
+            .partition(|(_, settings)| matches!(settings.backend(), Backend::Mirror(_)));
+        for (alias, settings) in plain {
+            let storage = settings.build().map_err(|e| error_in_alias(alias, e))?;
+            entries.insert(alias.clone(), (settings.clone(), storage));
+        }
+        for (alias, settings) in mirrors {
+            let storage = settings
+                .build_with(&|name| mirrored(name, entries.get(name).map(|(_, s)| s), &parsed))
+                .map_err(|e| error_in_alias(alias, e))?;
+            entries.insert(alias.clone(), (settings.clone(), storage));
         }
         Ok(Self { entries })
     }
@@ -108,13 +120,85 @@ impl Storages {
         self.entries.keys().map(String::as_str)
     }
 
-    /// A storage from a command line's STORAGE: a settings URL (anything with a `:`) or an alias of this set.
+    /// A storage from a command line's STORAGE: a settings URL (anything with a `:`; a `mirror:` one names
+    /// aliases of this set) or an alias of this set.
     pub fn resolve(&self, url_or_alias: &str) -> Result<Arc<dyn Storage>> {
         if url_or_alias.contains(':') {
-            Settings::parse(url_or_alias)?.build()
+            Settings::parse(url_or_alias)?.build_with(&|name| Ok(self.get(name)?))
         } else {
             Ok(self.get(url_or_alias)?)
         }
+    }
+}
+
+/// Opens the one storage STORAGE stands for (a settings URL, anything with a `:`, or an alias of `urls`), and for a
+/// `mirror:` the aliases it names, without parsing or opening any other alias of `urls`: what a command line needs.
+pub fn open_one(url_or_alias: &str, urls: &BTreeMap<String, String>) -> Result<Arc<dyn Storage>> {
+    let (alias, url) = if url_or_alias.contains(':') {
+        (None, url_or_alias)
+    } else {
+        let url = urls
+            .get(url_or_alias)
+            .ok_or_else(|| ConfigError::UnknownAlias {
+                alias: url_or_alias.to_owned(),
+                known: urls.keys().cloned().collect::<Vec<_>>().join(", "),
+            })?;
+        (Some(url_or_alias), url.as_str())
+    };
+    let in_its_alias = |e: Error| match alias {
+        Some(alias) => error_in_alias(alias, e),
+        None => e,
+    };
+    let settings = Settings::parse(url).map_err(|e| in_its_alias(e.into()))?;
+    settings
+        .build_with(&|name| {
+            let url = urls
+                .get(name)
+                .ok_or_else(|| unknown_alias(name, urls.keys()))?;
+            let named = Settings::parse(url).map_err(|e| in_alias(name, e))?;
+            if matches!(named.backend(), Backend::Mirror(_)) {
+                return Err(mirror_of_mirror(name));
+            }
+            named.build().map_err(|e| error_in_alias(name, e))
+        })
+        .map_err(in_its_alias)
+}
+
+/// The storage a mirror names as `name`: a plain storage of the set (built), never another mirror.
+fn mirrored(
+    name: &str,
+    built: Option<&Arc<dyn Storage>>,
+    parsed: &BTreeMap<String, Settings>,
+) -> Result<Arc<dyn Storage>> {
+    match (built, parsed.contains_key(name)) {
+        (Some(storage), _) => Ok(Arc::clone(storage)),
+        (None, true) => Err(mirror_of_mirror(name)),
+        (None, false) => Err(unknown_alias(name, parsed.keys())),
+    }
+}
+
+fn mirror_of_mirror(name: &str) -> Error {
+    ConfigError::InvalidValue {
+        option: "primary/mirrors".into(),
+        value: name.to_owned(),
+        expected: "the alias of a plain storage: a mirror: storage cannot be part of another"
+            .into(),
+    }
+    .into()
+}
+
+fn unknown_alias<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Error {
+    ConfigError::UnknownAlias {
+        alias: name.to_owned(),
+        known: known.cloned().collect::<Vec<_>>().join(", "),
+    }
+    .into()
+}
+
+fn error_in_alias(alias: &str, e: Error) -> Error {
+    match e {
+        Error::Config(c) => Error::Config(in_alias(alias, c)),
+        other => other,
     }
 }
 
@@ -152,14 +236,29 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let file: SettingsFile = toml::from_str(&text).map_err(|e| fail(e.message().to_owned()))?;
-    for alias in file.storages.keys() {
-        check_alias(alias).map_err(|e| fail(e.to_string()))?;
+    let at = |offset: usize, reason: String| {
+        let before = &text[..offset.min(text.len())];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        ConfigError::FileSyntax {
+            path: shown.clone(),
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            reason,
+        }
+    };
+    let file: SettingsFile = toml::from_str(&text).map_err(|e| match e.span() {
+        Some(span) => at(span.start, e.message().trim_end().to_owned()),
+        None => fail(e.message().trim_end().to_owned()),
+    })?;
+    let mut urls = BTreeMap::new();
+    for (alias, url) in file.storages {
+        check_alias(alias.get_ref()).map_err(|e| at(alias.span().start, e.to_string()))?;
+        urls.insert(alias.into_inner(), url);
     }
-    Ok(file.storages)
+    Ok(urls)
 }
 
-fn check_alias(alias: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_alias(alias: &str) -> Result<(), ConfigError> {
     let ok = !alias.is_empty()
         && alias
             .chars()

@@ -16,10 +16,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
-use storages_core::{CommonOptions, ConfigError, MemoryStorage, Result, Storage, unknown_option};
+pub use storages_core::is_secret_option;
+use storages_core::{
+    CommonOptions, ConfigError, MASK, MemoryStorage, Result, Storage, mask_userinfo,
+    misplaced_userinfo, printable, shown_value, unknown_option,
+};
 
 /// The schemes this crate knows, whether or not their backend is compiled in.
-pub const SCHEMES: &[&str] = &["file", "memory", "nfs", "s3", "minio"];
+pub const SCHEMES: &[&str] = &["file", "memory", "nfs", "s3", "minio", "mirror"];
 
 /// A parsed, validated settings URL, ready to [`build`](Settings::build).
 #[derive(Clone, PartialEq, Eq)]
@@ -46,6 +50,25 @@ pub enum Backend {
     /// `s3://` and `minio://`
     #[cfg(feature = "s3")]
     S3(storages_s3::S3Config),
+    /// `mirror:?primary=ALIAS&mirrors=ALIAS[,ALIAS]`: storages of the same set, by alias.
+    Mirror(MirrorAliases),
+}
+
+/// The aliases a `mirror:` URL names: the primary that answers and names, and the mirrors every write is repeated
+/// on ([`crate::mirror::MirrorStorage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorAliases {
+    /// The alias that answers reads and picks names.
+    pub primary: String,
+    /// The aliases every write is repeated on, in order.
+    pub mirrors: Vec<String>,
+}
+
+impl MirrorAliases {
+    /// Every alias named, the primary first.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.primary.as_str()).chain(self.mirrors.iter().map(String::as_str))
+    }
 }
 
 impl Settings {
@@ -67,6 +90,12 @@ impl Settings {
             return Err(invalid("the scheme is not a word such as file or s3"));
         }
         let scheme = scheme.to_ascii_lowercase();
+        if scheme == "minio" && misplaced_userinfo(url) {
+            return Err(invalid(
+                "the part before `@` holds a `/`, `?` or `#`: percent-encode them in the access key and secret \
+                 (%2F, %3F, %23)",
+            ));
+        }
         if rest.contains('#') {
             return Err(invalid(
                 "it has a `#` fragment (write %23 for a `#` in a path)",
@@ -87,6 +116,7 @@ impl Settings {
                 }
                 Backend::Memory(common)
             }
+            "mirror" => mirror_backend(location, &options, &invalid)?,
             "file" => file_backend(location, &options, &invalid)?,
             "nfs" => nfs_backend(location, &options, &invalid)?,
             #[cfg(feature = "s3")]
@@ -115,9 +145,9 @@ impl Settings {
         &self.backend
     }
 
-    /// The options every backend shares.
-    pub fn common(&self) -> &CommonOptions {
-        match &self.backend {
+    /// The options every backend shares (a mirror's are its primary's, known once built: `None` here).
+    pub fn common(&self) -> Option<&CommonOptions> {
+        Some(match &self.backend {
             Backend::Memory(common) => common,
             #[cfg(feature = "local")]
             Backend::Local(config) => &config.common,
@@ -125,13 +155,39 @@ impl Settings {
             Backend::Nfs(config) => &config.local.common,
             #[cfg(feature = "s3")]
             Backend::S3(config) => &config.common,
-        }
+            Backend::Mirror(_) => return None,
+        })
     }
 
     /// Opens the storage these settings describe (creating a `file:` root when missing; an `nfs:` root must exist
-    /// and pass the mount guard, or nothing is created).
+    /// and pass the mount guard, or nothing is created). A `mirror:` names other storages of its set: build it with
+    /// [`Settings::build_with`] (as [`crate::Storages`] does).
     pub fn build(&self) -> Result<Arc<dyn Storage>> {
+        self.build_with(&|alias: &str| {
+            Err(ConfigError::InvalidValue {
+                option: "primary/mirrors".into(),
+                value: alias.to_owned(),
+                expected: "a mirror: storage opened through its named set (Storages), which knows its aliases"
+                    .into(),
+            }
+            .into())
+        })
+    }
+
+    /// [`Settings::build`], finding the storages a `mirror:` names through `alias`.
+    pub fn build_with(
+        &self,
+        alias: &dyn Fn(&str) -> Result<Arc<dyn Storage>>,
+    ) -> Result<Arc<dyn Storage>> {
         Ok(match &self.backend {
+            Backend::Mirror(names) => {
+                let primary = (names.primary.clone(), alias(&names.primary)?);
+                let mut mirrors = Vec::new();
+                for name in &names.mirrors {
+                    mirrors.push((name.clone(), alias(name)?));
+                }
+                Arc::new(crate::mirror::MirrorStorage::new(primary, mirrors))
+            }
             Backend::Memory(common) => Arc::new(MemoryStorage::with_options(common.clone())),
             #[cfg(feature = "local")]
             Backend::Local(config) => Arc::new(storages_local::LocalStorage::new(config.clone())?),
@@ -141,6 +197,53 @@ impl Settings {
             Backend::S3(config) => Arc::new(storages_s3::S3Storage::new(config.clone())?),
         })
     }
+}
+
+/// `mirror:?primary=ALIAS&mirrors=ALIAS[,ALIAS]`: distinct, valid aliases; no host, path or other option.
+fn mirror_backend(
+    location: &str,
+    options: &[(String, String)],
+    invalid: &dyn Fn(&str) -> ConfigError,
+) -> Result<Backend, ConfigError> {
+    if !matches!(location, "" | "//" | "///") {
+        return Err(invalid(
+            "mirror: takes no host or path, only primary=ALIAS&mirrors=ALIAS[,ALIAS]",
+        ));
+    }
+    let (mut primary, mut mirrors) = (None, Vec::new());
+    for (option, value) in options {
+        match option.as_str() {
+            "primary" => {
+                crate::named::check_alias(value)?;
+                primary = Some(value.clone());
+            }
+            "mirrors" => {
+                for alias in value.split(',') {
+                    crate::named::check_alias(alias)?;
+                    mirrors.push(alias.to_owned());
+                }
+            }
+            _ => {
+                return Err(ConfigError::UnknownOption {
+                    backend: "mirror".into(),
+                    option: option.clone(),
+                    valid: "mirrors, primary".into(),
+                });
+            }
+        }
+    }
+    let primary = primary.ok_or_else(|| invalid("it names no primary (primary=ALIAS)"))?;
+    if mirrors.is_empty() {
+        return Err(invalid("it names no mirror (mirrors=ALIAS[,ALIAS])"));
+    }
+    let names = MirrorAliases { primary, mirrors };
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = names.all().find(|a| !seen.insert(*a)) {
+        return Err(invalid(&format!(
+            "alias `{twice}` is named twice: a storage cannot mirror itself"
+        )));
+    }
+    Ok(Backend::Mirror(names))
 }
 
 #[cfg(feature = "local")]
@@ -156,6 +259,7 @@ fn file_backend(
                 None => (authority_and_path, ""),
             };
             if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                let host = shown_host(host);
                 return Err(invalid(&format!(
                     "file URLs take no host (`{host}`): write file:///absolute/path or file:relative/path"
                 )));
@@ -172,6 +276,13 @@ fn file_backend(
         config.set(option, value)?;
     }
     Ok(Backend::Local(config))
+}
+
+/// The host name of a URL's authority for a message: no user info, no port (either may be part of a password).
+#[cfg(any(feature = "local", feature = "nfs"))]
+fn shown_host(authority: &str) -> String {
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    printable(host.split(':').next().unwrap_or_default()).into_owned()
 }
 
 /// A URL's path, percent-decoded: UTF-8 without NUL bytes.
@@ -201,6 +312,7 @@ fn nfs_backend(
                 .unwrap_or(authority_and_path.len());
             let (host, path) = authority_and_path.split_at(end);
             if !host.is_empty() && !host.eq_ignore_ascii_case("localhost") {
+                let host = shown_host(host);
                 return Err(invalid(&format!(
                     "nfs URLs take no host (`{host}`): mount the share on this server and write nfs:///mount/point/path"
                 )));
@@ -250,15 +362,16 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         if key.is_empty() {
+            // No option says whether the value is a secret: it is not shown.
             return Err(ConfigError::InvalidValue {
                 option: String::new(),
-                value: mask_if_secret(&key, &value),
+                value: MASK.into(),
                 expected: "option=value pairs separated by &".into(),
             });
         }
         if pairs.iter().any(|(k, _)| *k == key) {
             return Err(ConfigError::DuplicateOption {
-                option: key.into_owned(),
+                option: printable(&key).into_owned(),
             });
         }
         pairs.push((key.into_owned(), value.into_owned()));
@@ -266,64 +379,75 @@ fn parse_query(query: &str) -> Result<Vec<(String, String)>, ConfigError> {
     Ok(pairs)
 }
 
-/// Whether an option's value is a secret that must never be shown.
-pub fn is_secret_option(option: &str) -> bool {
-    let o = option.to_ascii_lowercase();
-    ["secret", "password", "token", "session", "credential"]
-        .iter()
-        .any(|s| o.contains(s))
-        || (o.contains("key") && !o.contains("key_id") && !o.contains("keyid"))
-}
-
-fn mask_if_secret(option: &str, value: &str) -> String {
-    if is_secret_option(option) {
-        "***".into()
-    } else {
-        value.into()
-    }
-}
-
-/// `url` with the password of its user info and the values of secret options replaced by `***`.
+/// `url` with the password of its user info, the user info of any URL in an option's value, the values of
+/// secret options and the values of options no backend knows (a misspelt secret option, say) replaced by `***`.
 pub fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    // file: and nfs: have no user info; a path of theirs may hold an `@`: only the authority's counts there.
+    let masked = if ["file", "nfs"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+    {
+        mask_authority_userinfo(url)
+    } else {
+        mask_userinfo(url).into_owned()
     };
-    let mut out = String::with_capacity(url.len());
-    match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            out.push_str(scheme);
-            out.push_str("://");
-            match authority.rsplit_once('@') {
-                Some((userinfo, host)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    out.push_str(user);
-                    if userinfo.contains(':') {
-                        out.push_str(":***");
-                    }
-                    out.push('@');
-                    out.push_str(host);
-                }
-                None => out.push_str(authority),
+    let Some((head, query)) = masked.split_once('?') else {
+        return printable(&masked).into_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Decoded, as the parser reads them: `aws_s%65cret_access_key` is a secret option too.
+            let decode = |s: &str| -> String {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let (key_decoded, value_decoded) = (decode(key), decode(value));
+            let shown = if is_known_option(&key_decoded) || value_decoded.is_empty() {
+                shown_value(&key_decoded, &value_decoded)
+            } else {
+                MASK.to_owned()
+            };
+            if shown == value_decoded {
+                pair.to_owned()
+            } else {
+                format!("{key}={shown}")
             }
-            out.push_str(path);
-        }
-        None => out.push_str(head),
+        })
+        .collect();
+    printable(&format!("{head}?{}", parts.join("&"))).into_owned()
+}
+
+/// Whether a compiled-in backend takes `option`: its value can be shown unless it is a secret.
+fn is_known_option(option: &str) -> bool {
+    let lists: &[&[&str]] = &[
+        storages_core::COMMON_OPTIONS,
+        #[cfg(feature = "local")]
+        storages_local::LOCAL_OPTIONS,
+        #[cfg(feature = "nfs")]
+        storages_nfs::NFS_OPTIONS,
+        #[cfg(feature = "s3")]
+        storages_s3::S3_OPTIONS,
+    ];
+    lists.iter().any(|list| list.contains(&option)) || option.starts_with("aws_")
+}
+
+/// `url` with the user info of its authority (up to the first `/`) masked.
+fn mask_authority_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}{MASK}{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
     }
-    if let Some(query) = query {
-        out.push('?');
-        let parts: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if is_secret_option(k) => format!("{k}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.push_str(&parts.join("&"));
-    }
-    out
 }
 
 impl FromStr for Settings {

@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::{assert_exit, stderr, stdout};
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -20,25 +22,6 @@ fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
 
 fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     command(dir, args, envs).output().expect("run storages")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
 }
 
 #[test]
@@ -405,4 +388,149 @@ fn no_command_leaves_a_file_root_through_symbolic_links() {
     outside_intact();
     assert!(!root.join("own.css").exists(), "--clear keeps a stale file");
     assert!(root.join("app.css").is_file());
+}
+
+/// Settings URLs that used to make every command panic inside object_store (exit 101 and a backtrace note) are
+/// refused at start: exit 2 and one line naming the value.
+#[cfg(feature = "s3")]
+#[test]
+fn bad_endpoints_exit_2_with_one_line_on_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), b"a").expect("write");
+    let urls = [
+        (
+            "minio://K:S@127.0.0.1:99999/b",
+            "the port `99999` is not a number from 1 to 65535",
+        ),
+        (
+            "s3://b?endpoint=http://127.0.0.1:abc",
+            "the port `abc` is not a number",
+        ),
+        ("minio://K:S@[::1/b", "`[::1` is not a valid IPv6 address"),
+    ];
+    for (url, reason) in urls {
+        let commands: [&[&str]; 7] = [
+            &["ls", url],
+            &["put", url, "a.txt"],
+            &["get", url, "a.txt"],
+            &["rm", url, "a.txt"],
+            &["url", url, "a.txt"],
+            &["url", url, "a.txt", "--expires", "60"],
+            &["collectstatic", "--to", url, "--source", ".", "--no-input"],
+        ];
+        for args in commands {
+            // Credentials from the environment, so that nothing is left to fetch from an instance metadata service.
+            let out = run(
+                d,
+                args,
+                &[
+                    ("AWS_ACCESS_KEY_ID", "K"),
+                    ("AWS_SECRET_ACCESS_KEY", "S"),
+                    ("RUST_BACKTRACE", "0"),
+                ],
+            );
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err:?}");
+            assert!(
+                err.starts_with("storages: error: ") && err.contains(reason),
+                "{args:?}: {err}"
+            );
+            assert!(
+                !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+                "{args:?}: {err}"
+            );
+        }
+        let check = run(d, &["check", url], &[]);
+        assert_exit(&check, 1);
+        assert!(
+            stdout(&check).contains("FAIL  -") && stdout(&check).contains(reason),
+            "{}",
+            stdout(&check)
+        );
+        assert!(!stderr(&check).contains("panicked"), "{}", stderr(&check));
+    }
+    // An endpoint from the AWS variables is checked alike.
+    let out = run(
+        d,
+        &["ls", "s3://bucket"],
+        &[
+            ("AWS_ENDPOINT_URL", "http://[::1"),
+            ("AWS_ACCESS_KEY_ID", "K"),
+            ("AWS_SECRET_ACCESS_KEY", "S"),
+        ],
+    );
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("AWS_ENDPOINT_URL (from the environment)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `url --expires` takes what the backend can sign: SigV4 signatures last from 1 second to 7 days.
+#[cfg(feature = "s3")]
+#[test]
+fn url_expires_beyond_what_can_be_signed_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = "s3://bucket?endpoint=http://127.0.0.1:9&aws_access_key_id=K&aws_secret_access_key=S";
+    let expires = |secs: &str| run(dir.path(), &["url", url, "a.txt", "--expires", secs], &[]);
+    let ok = expires("604800");
+    assert_exit(&ok, 0);
+    assert!(
+        stdout(&ok).contains("X-Amz-Expires=604800"),
+        "{}",
+        stdout(&ok)
+    );
+    let over = expires("604801");
+    assert_exit(&over, 2);
+    assert_eq!(
+        stderr(&over),
+        "storages: error: invalid value `604801s` for option `expires`: expected 1 to 604800 seconds (7 days, \
+         the longest a SigV4 signature is valid)\n"
+    );
+    let zero = expires("0");
+    assert_exit(&zero, 2);
+    assert!(
+        stderr(&zero).contains("invalid value '0' for '--expires <SECS>'"),
+        "{}",
+        stderr(&zero)
+    );
+}
+
+/// A `mirror:` alias on the command line opens the aliases it names (and no other): `put` lands on both storages,
+/// `check` checks both.
+#[test]
+fn a_mirror_alias_writes_to_both_of_its_storages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("cat.jpg"), b"jpeg").expect("write");
+    let old = format!("file://{}/old", d.display());
+    let new = format!("file://{}/new", d.display());
+    let envs = [
+        ("STORAGES_OLD_URL", old.as_str()),
+        ("STORAGES_NEW_URL", new.as_str()),
+        ("STORAGES_MEDIA_URL", "mirror:?primary=old&mirrors=new"),
+        // Never opened: only the named storage and its aliases are.
+        (
+            "STORAGES_BROKEN_URL",
+            "s3://b?endpoint=http://127.0.0.1:1&nonsense=1",
+        ),
+    ];
+    let put = run(d, &["put", "media", "cat.jpg", "pets/cat.jpg"], &envs);
+    assert_exit(&put, 0);
+    for side in ["old", "new"] {
+        assert_eq!(
+            std::fs::read(d.join(side).join("pets/cat.jpg")).expect("stored on both"),
+            b"jpeg"
+        );
+    }
+    let check = run(d, &["check", "media"], &envs);
+    assert_exit(&check, 0);
+    let out = stdout(&check);
+    assert!(
+        out.contains("primary `old`") && out.contains("mirror `new`"),
+        "{out}"
+    );
 }

@@ -166,3 +166,68 @@ async fn direct_uploads_are_refused_because_they_would_bypass_the_mirrors() {
         .expect_err("refused");
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_mirror_url_names_storages_of_its_set_by_alias() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    let storages = storages::Storages::from_urls([
+        ("old", format!("file://{}?base_url=/media/", old.display())),
+        ("new", format!("file://{}?base_url=/media/", new.display())),
+        ("media", "mirror:?primary=old&mirrors=new".to_owned()),
+    ])
+    .expect("the set builds");
+    let media = storages.media().expect("media");
+    assert_eq!(media.backend(), "mirror");
+    let name = media.save("a/b.txt", "both").await.expect("save");
+    for root in [&old, &new] {
+        assert_eq!(
+            std::fs::read_to_string(root.join(name.as_str())).expect("on both"),
+            "both"
+        );
+    }
+    // A URL given on its own (as on a command line) finds its aliases in the set too.
+    let again = storages
+        .resolve("mirror:?primary=new&mirrors=old")
+        .expect("resolve");
+    assert_eq!(again.read_to_bytes(&name).await.expect("read"), "both");
+}
+
+#[test]
+fn bad_mirror_urls_are_typed_errors_naming_the_offender() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = format!("file://{}", dir.path().join("plain").display());
+    for (mirror, expected) in [
+        ("mirror:?mirrors=plain", "names no primary"),
+        ("mirror:?primary=plain", "names no mirror"),
+        ("mirror:?primary=plain&mirrors=plain", "named twice"),
+        ("mirror:?primary=plain&mirrors=missing", "`missing`"),
+        (
+            "mirror:?primary=plain&mirrors=other",
+            "cannot be part of another",
+        ),
+        (
+            "mirror:?primary=plain&mirrors=x&base_url=/m/",
+            "unknown option `base_url`",
+        ),
+        (
+            "mirror://host?primary=plain&mirrors=x",
+            "takes no host or path",
+        ),
+        ("mirror:?primary=Plain&mirrors=x", "`Plain`"),
+    ] {
+        let err = storages::Storages::from_urls([
+            ("plain", plain.as_str()),
+            ("other", "mirror:?primary=plain&mirrors=third"),
+            ("third", "memory://"),
+            ("media", mirror),
+        ])
+        .expect_err(mirror)
+        .to_string();
+        assert!(err.contains(expected), "{mirror}: {err}");
+        assert!(
+            err.contains("`media`") || err.contains("storage `"),
+            "{mirror}: {err}"
+        );
+    }
+}

@@ -89,7 +89,7 @@ fn a_bad_file_or_alias_is_an_error_that_says_where() {
     let err = configured_urls(vars(&[("STORAGES_CONFIG", &path.display().to_string())]))
         .expect_err("bad type");
     assert!(
-        matches!(&err, ConfigError::File { path: p, .. } if p.ends_with("bad.toml")),
+        matches!(&err, ConfigError::FileSyntax { path: p, line: 2, column: 9, .. } if p.ends_with("bad.toml")),
         "{err}"
     );
     std::fs::write(&path, "[storage]\nmedia = \"memory://\"\n").expect("write");
@@ -118,6 +118,43 @@ fn a_bad_file_or_alias_is_an_error_that_says_where() {
         err.to_string(),
         "no storage named `nope`: configured are media, static"
     );
+}
+
+/// A mistake in the TOML file is reported with its line and column, whatever the mistake.
+#[test]
+fn a_settings_file_error_names_its_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("storages.toml");
+    let config = path.display().to_string();
+    let cases = [
+        // A syntax error: the string is never closed.
+        (
+            "[storages]\nmedia = \"memory://\"\nstatic = \"file:static\n",
+            3,
+            22,
+        ),
+        // A value of the wrong type, after a comment and a blank line.
+        ("# storages\n\n[storages]\n  avatars = [1, 2]\n", 4, 13),
+        // An alias that is not one, on its own line.
+        (
+            "[storages]\nmedia = \"memory://\"\n\"Bad-Alias\" = \"memory://\"\n",
+            3,
+            1,
+        ),
+        // A table that is not [storages].
+        ("[storages]\n\n[elsewhere]\nx = 1\n", 3, 2),
+        // Non-ASCII text before the mistake counts in characters.
+        ("[storages]\n\"médias\" = 5\n", 2, 12),
+    ];
+    for (text, line, column) in cases {
+        std::fs::write(&path, text).expect("write");
+        let err = configured_urls(vars(&[("STORAGES_CONFIG", &config)])).expect_err(text);
+        let expected = format!("settings file `{config}`, line {line}, column {column}: ");
+        assert!(
+            err.to_string().starts_with(&expected),
+            "{text:?}: {err} does not start with {expected:?}"
+        );
+    }
 }
 
 #[test]

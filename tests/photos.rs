@@ -64,7 +64,43 @@ scenarios!(
     a_full_disk_is_500_and_logged_once_with_its_cause,
     an_upload_named_like_a_temporary_file_is_stored_under_a_clean_name,
     a_stalled_upload_is_408_and_leaves_nothing,
+    a_bad_media_url_stops_the_app_before_it_listens,
 );
+
+/// Settings the app cannot use stop it at start, with the reason on stderr: before, it listened and then panicked
+/// on every request that touched media.
+async fn a_bad_media_url_stops_the_app_before_it_listens(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (url, reason) in [
+        (
+            "minio://K:S@127.0.0.1:99999/b",
+            "the port `99999` is not a number from 1 to 65535",
+        ),
+        (
+            "s3://b?endpoint=http://127.0.0.1:abc",
+            "the port `abc` is not a number",
+        ),
+        ("minio://K:S@[::1/b", "`[::1` is not a valid IPv6 address"),
+    ] {
+        let out = support::run_until_exit(
+            &example(app),
+            dir.path(),
+            &[("STORAGES_MEDIA_URL", url), ("RUST_BACKTRACE", "0")],
+            std::time::Duration::from_secs(60),
+        );
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(!out.status.success(), "{url}: the app started: {stdout}");
+        assert!(!stdout.contains("listening on"), "{url}: {stdout}");
+        assert!(
+            stderr.contains("media") && stderr.contains(reason),
+            "{url}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{url}: {stderr}");
+    }
+}
 
 /// `storages collectstatic --manifest` into the app's static storage: the page then links the hashed name from
 /// `staticfiles.json`, served with immutable caching.
@@ -333,18 +369,8 @@ async fn a_client_that_goes_away_mid_upload_leaves_nothing(app: &str) {
         .expect("part of the body");
     conn.flush().await.expect("flush");
     let photos = dir.path().join("media/photos");
-    let mut writing = 0;
-    for _ in 0..100 {
-        writing = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
-        if writing > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        writing, 1,
-        "the upload should be streaming into one temporary file"
-    );
+    // The upload streams into one file while the body arrives (an anonymous one on this filesystem).
+    support::expect_one_file_being_written(app.pid(), &photos).await;
     drop(conn);
     // The app notices the broken body, fails the save and removes its temporary file.
     let mut left = Vec::new();
@@ -610,7 +636,7 @@ async fn a_stalled_upload_is_408_and_leaves_nothing(app: &str) {
     let stalled = Instant::now();
 
     let photos = dir.path().join("media/photos");
-    support::expect_one_temporary_file(&photos).await;
+    support::expect_one_file_being_written(app.pid(), &photos).await;
     assert!(
         app.open_fds() > baseline,
         "the stalled upload holds descriptors while it lasts"

@@ -195,6 +195,99 @@ fn settings_urls_parse_or_fail_naming_the_offender() {
             Error("nfs URLs take no host (`server`)"),
         ),
         ("file:///m%00x", Error("NUL")),
+        (
+            "file:///m?file_mode=0o777&dir_mode=0",
+            Local {
+                root: "/m",
+                base_url: None,
+                check: |c| c.file_mode == Some(0o777) && c.dir_mode == Some(0),
+            },
+        ),
+        (
+            "file:///m?file_mode=4755",
+            Error(
+                "invalid value `4755` for option `file_mode`: expected an octal mode from 0 to 777",
+            ),
+        ),
+        (
+            "file:///m?dir_mode=1777",
+            Error("no setuid, setgid or sticky bits"),
+        ),
+        ("file:///m?dir_mode=0o2775", Error("option `dir_mode`")),
+        (
+            "file:///m?cache_control=max-age%3D60%0D%0ASet-Cookie:%20a%3Db",
+            Error(
+                "for option `cache_control`: expected a Cache-Control value such as max-age=3600; it contains a line break (CR or LF)",
+            ),
+        ),
+        (
+            "file:///m?cache_control=max-age%3D60%0A",
+            Error("a line break (CR or LF)"),
+        ),
+        (
+            "file:///m?cache_control=public%09x",
+            Error("a control character"),
+        ),
+        ("file:///m?cache_control=%7F", Error("a control character")),
+        (
+            "file:///m?cache_control=no-cache%C3%A9",
+            Error("a non-ASCII character"),
+        ),
+        ("file:///m?cache_control=", Error("option `cache_control`")),
+        ("file:///m?cache_control=%20", Error("it is empty")),
+        (
+            "file:///m?base_url=%zz",
+            Error(
+                "invalid value `%zz` for option `base_url`: expected a path such as /media/ or an http(s) URL such as https://cdn.example.com/media/; `%zz` is not a percent escape",
+            ),
+        ),
+        (
+            "file:///m?base_url=/media/%2/",
+            Error("`%2/` is not a percent escape"),
+        ),
+        (
+            "file:///m?base_url=https://cdn.example.com/%zz/",
+            Error("`%zz` is not a percent escape"),
+        ),
+        (
+            "file:///m?base_url=media/",
+            Error("neither an absolute path"),
+        ),
+        (
+            "file:///m?base_url=//cdn.example.com/m/",
+            Error("neither an absolute path"),
+        ),
+        ("file:///m?base_url=/m/?v=1", Error("query or fragment")),
+        ("file:///m?base_url=/m/%23x", Error("query or fragment")),
+        ("file:///m?base_url=/a%20b/", Error("a space")),
+        (
+            "file:///m?base_url=ftp://cdn.example.com/",
+            Error("does not start with http:// or https://"),
+        ),
+        (
+            "file:///m?base_url=https://cdn.example.com:99999/",
+            Error("the port `99999`"),
+        ),
+        (
+            "file:///m?base_url=https://u:SeCrEt@cdn.example.com/",
+            Error("invalid value `https://u:***@cdn.example.com/` for option `base_url`"),
+        ),
+        (
+            "file:///m?base_url=/media%2520files/",
+            Local {
+                root: "/m",
+                base_url: Some("/media%20files/"),
+                check: any,
+            },
+        ),
+        (
+            "file:///m?base_url=https://cdn.example.com",
+            Local {
+                root: "/m",
+                base_url: Some("https://cdn.example.com"),
+                check: any,
+            },
+        ),
     ];
     assert!(table.len() >= 25);
     for (url, expect) in table {

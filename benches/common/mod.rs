@@ -47,11 +47,20 @@ where
 
 /// This process's peak resident set size so far, in KiB.
 pub fn peak_rss_kib() -> BenchResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+    vm_hwm_kib("self")
+}
+
+/// The peak resident set size so far of the live process `pid`, in KiB.
+pub fn peak_rss_kib_of(pid: u32) -> BenchResult<u64> {
+    vm_hwm_kib(&pid.to_string())
+}
+
+fn vm_hwm_kib(pid: &str) -> BenchResult<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
-        .ok_or("no VmHWM in /proc/self/status")?;
+        .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))?;
     Ok(line.trim().trim_end_matches("kB").trim().parse()?)
 }
 
@@ -67,6 +76,17 @@ pub fn expect_size(name: &str, got: u64, want: u64) -> BenchResult<()> {
 /// the machine is.
 pub fn verbose() -> bool {
     std::env::var_os("STORAGES_BENCH_VERBOSE").is_some()
+}
+
+/// The middle of `times` (the mean of the two middle ones for an even count): what paired, alternating rounds
+/// compare, so one disturbed round moves neither side.
+pub fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    match times.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => times[n / 2],
+        n => (times[n / 2 - 1] + times[n / 2]) / 2,
+    }
 }
 
 pub fn best(times: Vec<Duration>) -> Duration {

@@ -294,13 +294,21 @@ pub enum UploadError {
         /// The most files allowed.
         max: usize,
     },
-    /// A text field was over its limit, or there were too many.
-    #[error("field `{field}` is over the limit of {limit} bytes, or one of too many fields")]
+    /// A text field was over the size limit of each text field.
+    #[error("text field `{field}` is over the limit of {limit} bytes per text field")]
     FieldTooLarge {
         /// The field name.
         field: String,
         /// The limit in bytes.
         limit: usize,
+    },
+    /// More text fields than allowed (files do not count).
+    #[error("the form has more than {max} text fields (at `{field}`)")]
+    TooManyFields {
+        /// The first field over the limit.
+        field: String,
+        /// The most text fields allowed.
+        max: usize,
     },
     /// The file's type or extension is not accepted.
     #[error("{file} is of type {content_type}, which this upload does not accept")]
@@ -344,9 +352,10 @@ impl UploadError {
             Self::NotMultipart { .. } | Self::NotAllowed { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Self::TooLarge { .. } | Self::TooManyFiles { .. } | Self::FieldTooLarge { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::TooLarge { .. }
+            | Self::TooManyFiles { .. }
+            | Self::FieldTooLarge { .. }
+            | Self::TooManyFields { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Malformed(_)
             | Self::Interrupted
             | Self::NoFile { .. }
@@ -517,17 +526,19 @@ async fn read_form(
     while let Some(mut field) = multipart.next_field().await.map_err(form_error)? {
         let field_name = field.name().unwrap_or_default().to_owned();
         let Some(file_name) = field.file_name().map(str::to_owned) else {
-            let too_large = || UploadError::FieldTooLarge {
-                field: field_name.clone(),
-                limit: options.max_text_field_size,
-            };
             if received.fields.len() >= options.max_text_fields {
-                return Err(too_large());
+                return Err(UploadError::TooManyFields {
+                    field: field_name,
+                    max: options.max_text_fields,
+                });
             }
             let mut text = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(form_error)? {
                 if text.len() + chunk.len() > options.max_text_field_size {
-                    return Err(too_large());
+                    return Err(UploadError::FieldTooLarge {
+                        field: field_name,
+                        limit: options.max_text_field_size,
+                    });
                 }
                 text.extend_from_slice(&chunk);
             }
@@ -771,5 +782,61 @@ impl Stream for Limited {
                 Poll::Ready(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A form of text fields `name0=value0`, ... as one body chunk.
+    fn text_form(values: &[Vec<u8>]) -> (String, Vec<Result<Bytes, io::Error>>) {
+        let mut body = Vec::new();
+        for (i, value) in values.iter().enumerate() {
+            body.extend_from_slice(
+                format!("--B\r\nContent-Disposition: form-data; name=\"name{i}\"\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--B--\r\n");
+        (
+            "multipart/form-data; boundary=B".to_owned(),
+            vec![Ok(Bytes::from(body))],
+        )
+    }
+
+    async fn refusal(values: &[Vec<u8>]) -> UploadError {
+        let storage = storages_core::MemoryStorage::new();
+        let (content_type, chunks) = text_form(values);
+        let body = futures_util::stream::iter(chunks);
+        receive_multipart(&storage, Some(&content_type), body, &UploadOptions::new())
+            .await
+            .expect_err("refused")
+    }
+
+    #[tokio::test]
+    async fn too_many_text_fields_is_named_as_such() {
+        let err = refusal(&vec![b"x".to_vec(); 65]).await;
+        assert!(
+            matches!(err, UploadError::TooManyFields { max: 64, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the form has more than 64 text fields (at `name64`)"
+        );
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn a_text_field_over_its_size_is_named_as_such() {
+        let err = refusal(&[b"short".to_vec(), vec![b'x'; (64 << 10) + 1]]).await;
+        assert_eq!(
+            err.to_string(),
+            "text field `name1` is over the limit of 65536 bytes per text field"
+        );
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -33,6 +33,13 @@ pub fn example(bin: &Path, manifest_dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+fn keep(log: &Mutex<String>, line: &str) {
+    if let Ok(mut log) = log.lock() {
+        log.push_str(line);
+        log.push('\n');
+    }
+}
+
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -42,12 +49,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A server process, killed (and reaped) on drop. Its stderr is kept (and echoed to the test's).
+/// A server process, killed (and reaped) on drop. What it prints is kept: standard error line by line (and echoed
+/// to the test's), standard output and standard error together in [`Server::log`].
 #[derive(Debug)]
 pub struct Server {
     child: Child,
     pub base: String,
     stderr: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -65,21 +74,25 @@ impl Server {
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let lines = Arc::clone(&stderr);
+        let log = Arc::new(Mutex::new(String::new()));
+        let (lines, stderr_log) = (Arc::clone(&stderr), Arc::clone(&log));
         let pipe = child.stderr.take().expect("stderr");
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 eprintln!("{line}");
+                keep(&stderr_log, &line);
                 lines.lock().expect("stderr lines").push(line);
             }
         });
         let stdout = child.stdout.take().expect("stdout");
+        let stdout_log = Arc::clone(&log);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.contains("listening on") {
                     let _ = tx.send(());
                 }
+                keep(&stdout_log, &line);
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -87,10 +100,21 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             stderr,
+            log,
         };
         rx.recv_timeout(deadline - Instant::now())
             .expect("the server did not start listening in 60 s");
         server
+    }
+
+    /// [`Server::start`]: standard error is always kept in [`Server::log`].
+    pub fn start_logged(program: &Path, dir: &Path, envs: &[(&str, &str)]) -> Self {
+        Self::start(program, dir, envs)
+    }
+
+    /// What the process printed so far, standard output and standard error.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The full URL of `path` on this server.

@@ -33,6 +33,10 @@ pub struct Hooks {
     /// share wants this: a handle held open would keep an unmount under a running server busy, and a fresh one
     /// is the directory the `before_change` check verifies.
     pub reopen_root: bool,
+    /// Whether create-only writes may use anonymous temporary files (`O_TMPFILE`), which leave nothing behind when
+    /// a writer dies. A share says no: NFS has no `O_TMPFILE`, and its named, host-tagged temporary files tell
+    /// `clean` which server left them.
+    pub anonymous_temp: bool,
     /// How many more times opening, stat-ing and listing are tried when they fail with `ESTALE` (a file handle
     /// another NFS client made stale by replacing or removing the file). Local disks never answer `ESTALE`.
     pub stale_retries: u32,
@@ -50,6 +54,7 @@ impl Default for Hooks {
             temp_tag: String::new(),
             create_root: true,
             reopen_root: false,
+            anonymous_temp: true,
             stale_retries: 0,
             permission_warnings: None,
             before_change: None,

@@ -25,6 +25,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, Statx, StatxFlags};
@@ -52,6 +53,9 @@ pub(crate) struct Root {
     /// directory its guard just verified).
     held: Option<OwnedFd>,
     resolution: Resolution,
+    /// Cleared the first time the filesystem or kernel turns out to lack `O_TMPFILE` (or the process may not link
+    /// such a file), so later writes go straight to named temporary files.
+    tmpfile: AtomicBool,
 }
 
 /// A handle of the root for one operation.
@@ -80,6 +84,7 @@ impl Root {
             path,
             held: hold.then_some(fd),
             resolution,
+            tmpfile: AtomicBool::new(true),
         })
     }
 
@@ -88,6 +93,16 @@ impl Root {
     pub fn without_openat2(mut self) -> Self {
         self.resolution = Resolution::NoSymlinks;
         self
+    }
+
+    /// Whether anonymous temporary files (`O_TMPFILE`) are worth trying here.
+    pub fn tmpfile_supported(&self) -> bool {
+        self.tmpfile.load(Ordering::Relaxed)
+    }
+
+    /// Records that anonymous temporary files do not work here.
+    pub fn tmpfile_unsupported(&self) {
+        self.tmpfile.store(false, Ordering::Relaxed);
     }
 
     /// The root's path.
@@ -304,6 +319,9 @@ pub(crate) fn metadata_of(name: Name, stat: &Statx) -> Metadata {
             stat.stx_ino, stat.stx_size
         )),
         content_type: Some(storages_core::guess_content_type(&name)),
+        // A file system keeps neither: the content is read when its hash is needed.
+        cache_control: None,
+        content_md5: None,
         size: stat.stx_size,
         modified: Some(modified),
         name,

@@ -48,14 +48,17 @@ impl LocalStorage {
         Self::with_hooks(config, Hooks::default())
     }
 
-    /// For backends built on this one: their name in errors and a tag for temporary file names.
+    /// For backends built on this one: their name in errors and a tag for temporary file names (with a tag, every
+    /// write goes through a named temporary file).
     pub fn with_backend(
         config: LocalConfig,
         backend: &'static str,
         temp_tag: String,
     ) -> Result<Self> {
+        // A tag asks for temporary files that say who left them: named ones, never anonymous.
         let hooks = Hooks {
             backend,
+            anonymous_temp: temp_tag.is_empty(),
             temp_tag,
             ..Hooks::default()
         };

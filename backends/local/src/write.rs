@@ -6,8 +6,8 @@
 //! one segment inside it, so no name, link or race can put a byte outside the root.
 
 use std::fs::{File, Permissions};
-use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
@@ -36,16 +36,30 @@ pub(crate) struct WriteJob {
     pub hooks: crate::Hooks,
 }
 
-/// A temporary file in its directory, removed unless it was committed.
-struct TempFile {
+/// The file being written, in the directory it goes into. Named temporary files (`.storages-tmp.*`) are removed
+/// unless committed; anonymous ones (`O_TMPFILE`: no directory entry until `linkat` gives them their name) vanish
+/// by themselves when closed uncommitted, even when the process is killed.
+struct Temp {
     dir: OwnedFd,
-    name: String,
+    file: File,
+    /// The temporary name, or `None` for an anonymous file.
+    name: Option<String>,
 }
 
-impl Drop for TempFile {
+impl Temp {
+    /// The file is in place under its final name: its temporary name (if any) is gone, nothing to remove.
+    fn committed(&mut self) {
+        self.name = None;
+    }
+}
+
+impl Drop for Temp {
     fn drop(&mut self) {
-        // Ignored: after a rename the file is gone already; otherwise this is best-effort cleanup of a failed write.
-        let _ = rustix::fs::unlinkat(&self.dir, self.name.as_str(), AtFlags::empty());
+        if let Some(name) = &self.name {
+            // Ignored: after a rename the file is gone already; otherwise this is best-effort cleanup of a failed
+            // write.
+            let _ = rustix::fs::unlinkat(&self.dir, name.as_str(), AtFlags::empty());
+        }
     }
 }
 
@@ -57,22 +71,21 @@ impl WriteJob {
         let handle = self.root.handle().map_err(fail)?;
         self.hooks.check_change(self.root.path(), handle.as_fd())?;
         let dir = self.open_dir(handle.as_fd())?;
-        let (mut file, temp) = self.create_temp(dir)?;
+        let mut temp = self.create_temp(dir)?;
         while let Some(chunk) = next() {
-            file.write_all(&chunk.map_err(fail)?).map_err(fail)?;
+            temp.file.write_all(&chunk.map_err(fail)?).map_err(fail)?;
         }
         if let Some(mode) = self.file_mode {
-            let set = file.set_permissions(Permissions::from_mode(mode));
-            self.permissions_set(set, "set permissions of", &temp.name)?;
+            let set = temp.file.set_permissions(Permissions::from_mode(mode));
+            self.permissions_set(set, "set permissions of", self.name.as_str())?;
         }
         // The sync also reports any write error the medium deferred (NFS sends data at the latest on `close`, whose
         // error `File`'s drop cannot report): after a successful `sync_all` a close has nothing left to fail on.
         if self.fsync {
-            file.sync_all().map_err(fail)?;
+            temp.file.sync_all().map_err(fail)?;
         }
-        let stat = stat_file(&file).map_err(fail)?;
-        drop(file);
-        let name = self.commit(&temp, &stat)?;
+        let stat = stat_file(&temp.file).map_err(fail)?;
+        let name = self.commit(&mut temp, &stat)?;
         if self.fsync {
             rustix::fs::fsync(&temp.dir).map_err(|e| fail(e.into()))?;
         }
@@ -97,23 +110,91 @@ impl WriteJob {
         }
     }
 
-    fn create_temp(&self, dir: OwnedFd) -> Result<(File, TempFile)> {
-        let name = format!(
+    /// The file to write into: anonymous (`O_TMPFILE`) where the filesystem has it (one directory entry per save,
+    /// made by the final `linkat`, instead of a temporary one created and removed), named otherwise (shares keep
+    /// host-tagged names `clean` can attribute).
+    fn create_temp(&self, dir: OwnedFd) -> Result<Temp> {
+        let anonymous = self.hooks.anonymous_temp && self.root.tmpfile_supported();
+        if anonymous {
+            let opened = rustix::fs::openat(
+                &dir,
+                ".",
+                OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+                self.new_file_mode(),
+            );
+            match opened {
+                Ok(fd) => {
+                    return Ok(Temp {
+                        dir,
+                        file: File::from(fd),
+                        name: None,
+                    });
+                }
+                // No O_TMPFILE on this filesystem (EOPNOTSUPP) or kernel (EISDIR, EINVAL): named from now on.
+                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {
+                    self.root.tmpfile_unsupported()
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        "create a temporary file for",
+                        self.name.as_str(),
+                        e.into(),
+                    ));
+                }
+            }
+        }
+        let (file, name) = self.create_named(&dir)?;
+        Ok(Temp {
+            dir,
+            file,
+            name: Some(name),
+        })
+    }
+
+    fn new_file_mode(&self) -> Mode {
+        Mode::from_raw_mode(self.file_mode.unwrap_or(0o666))
+    }
+
+    /// A fresh temporary name: `.storages-tmp.<tag><pid>.<random>`.
+    fn temp_name(&self) -> String {
+        format!(
             "{TEMP_PREFIX}{}{}.{}",
             self.hooks.temp_tag,
-            std::process::id(),
+            process_id(),
             std::iter::repeat_with(fastrand::alphanumeric)
                 .take(12)
                 .collect::<String>()
-        );
+        )
+    }
+
+    /// A new temporary file named by [`WriteJob::temp_name`] in `dir`.
+    fn create_named(&self, dir: &OwnedFd) -> Result<(File, String)> {
+        let name = self.temp_name();
         let file = rustix::fs::openat(
-            &dir,
+            dir,
             name.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
-            Mode::from_raw_mode(self.file_mode.unwrap_or(0o666)),
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+            self.new_file_mode(),
         )
         .map_err(|e| Error::io("create a temporary file for", self.name.as_str(), e.into()))?;
-        Ok((File::from(file), TempFile { dir, name }))
+        Ok((File::from(file), name))
+    }
+
+    /// Gives an anonymous file a temporary name after all, copying its bytes into a named file: for the system
+    /// that has `O_TMPFILE` but lets this process link it neither by `AT_EMPTY_PATH` nor through `/proc`.
+    fn name_anonymous(&self, temp: &mut Temp) -> Result<()> {
+        let fail = |e: io::Error| Error::io("write", self.name.as_str(), e);
+        let (mut named, name) = self.create_named(&temp.dir)?;
+        // Named before the copy, so a failed copy still removes it.
+        let old = std::mem::replace(&mut temp.file, named.try_clone().map_err(fail)?);
+        temp.name = Some(name);
+        let mut old = old;
+        old.seek(SeekFrom::Start(0)).map_err(fail)?;
+        io::copy(&mut old, &mut named).map_err(fail)?;
+        if self.fsync {
+            named.sync_all().map_err(fail)?;
+        }
+        Ok(())
     }
 
     /// Creates the directory `dir` (a name's parent) and its missing parents below the root, each with
@@ -185,22 +266,99 @@ impl WriteJob {
         }
     }
 
+    /// Gives an anonymous file a temporary name in its directory, so that a rename can put it over a taken name.
+    fn name_for_rename(&self, temp: &mut Temp) -> Result<()> {
+        for _ in 0..8 {
+            let name = self.temp_name();
+            let linked = rustix::fs::linkat(
+                &temp.file,
+                "",
+                &temp.dir,
+                name.as_str(),
+                AtFlags::EMPTY_PATH,
+            );
+            let linked = match linked {
+                Err(Errno::NOENT | Errno::PERM) => link_through_proc(temp, &name),
+                other => other,
+            };
+            match linked {
+                Ok(()) => {
+                    temp.name = Some(name);
+                    return Ok(());
+                }
+                Err(Errno::EXIST) => continue,
+                Err(Errno::NOENT | Errno::PERM | Errno::ACCESS) => {
+                    self.root.tmpfile_unsupported();
+                    return self.name_anonymous(temp);
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        "name the temporary file of",
+                        self.name.as_str(),
+                        e.into(),
+                    ));
+                }
+            }
+        }
+        self.name_anonymous(temp)
+    }
+
+    /// Links the finished file into place as `name` (create-only: `AlreadyExists` when taken).
+    fn link(&self, temp: &mut Temp, name: &Name, stat: &Statx) -> Result<()> {
+        if temp.name.is_none() {
+            if link_anonymous(temp, name, stat)? {
+                return Ok(());
+            }
+            self.root.tmpfile_unsupported();
+            self.name_anonymous(temp)?;
+        }
+        match temp.name.clone() {
+            // The temporary name stays: it is removed when `temp` is dropped, after the link.
+            Some(temp_name) => link_named(temp, &temp_name, name, stat),
+            None => Err(Error::Backend {
+                backend: self.hooks.backend,
+                message: format!("the file written for `{name}` has no name to link"),
+                source: None,
+            }),
+        }
+    }
+
     /// Puts the finished temporary file (whose attributes are `stat`) in place under the name `mode` allows, and
     /// returns that name.
-    fn commit(&self, temp: &TempFile, stat: &Statx) -> Result<Name> {
+    fn commit(&self, temp: &mut Temp, stat: &Statx) -> Result<Name> {
         match &self.mode {
             PutMode::Overwrite => {
+                // A fresh name is linked like a create; a taken one is replaced by a rename, which needs the file
+                // to have a (temporary) name first.
+                if temp.name.is_none() {
+                    match self.link(temp, &self.name, stat) {
+                        Err(Error::AlreadyExists { .. }) => {}
+                        other => return other.map(|()| self.name.clone()),
+                    }
+                    self.name_for_rename(temp)?;
+                }
                 let target = self.name.file_name();
-                match rustix::fs::renameat(&temp.dir, temp.name.as_str(), &temp.dir, target) {
+                let Some(temp_name) = temp.name.as_deref() else {
+                    return Err(Error::Backend {
+                        backend: self.hooks.backend,
+                        message: format!(
+                            "the file written for `{}` has no name to rename",
+                            self.name
+                        ),
+                        source: None,
+                    });
+                };
+                match rustix::fs::renameat(&temp.dir, temp_name, &temp.dir, target) {
                     Ok(()) => {}
                     // A retransmitted NFS RENAME answers ENOENT for its own success: the target is our file.
                     Err(Errno::NOENT) if is_ours(&temp.dir, target, stat) => {}
                     Err(e) => return Err(replace_error(&self.name, &temp.dir, e)),
                 }
+                temp.committed();
                 Ok(self.name.clone())
             }
             PutMode::Create => {
-                link(temp, &self.name, stat)?;
+                self.link(temp, &self.name, stat)?;
                 Ok(self.name.clone())
             }
             PutMode::CreateUnique(alternatives) => {
@@ -218,7 +376,7 @@ impl WriteJob {
                             source: None,
                         });
                     }
-                    match link(temp, &candidate, stat) {
+                    match self.link(temp, &candidate, stat) {
                         Err(e) if e.is_already_exists() => attempt += 1,
                         Err(e) => return Err(e),
                         Ok(()) => return Ok(candidate),
@@ -234,18 +392,55 @@ impl WriteJob {
     }
 }
 
+/// This process's id, asked of the kernel once (every named temporary file carries it).
+fn process_id() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// `link(2)` is atomic everywhere, NFS included: it fails with `EEXIST` when the name is taken. On NFS a LINK
 /// request the client retransmits can answer `EEXIST` for its own earlier success, so an `EEXIST` is checked the
 /// way open(2) advises: when the target is our temporary file's inode, the link was made and the name is ours.
-fn link(temp: &TempFile, name: &Name, stat: &Statx) -> Result<()> {
+fn link_named(temp: &Temp, temp_name: &str, name: &Name, stat: &Statx) -> Result<()> {
     let target = name.file_name();
-    match rustix::fs::linkat(
-        &temp.dir,
-        temp.name.as_str(),
+    let linked = rustix::fs::linkat(&temp.dir, temp_name, &temp.dir, target, AtFlags::empty());
+    link_outcome(linked, temp, name, stat)
+}
+
+/// `linkat` gives an anonymous file its name, by `AT_EMPTY_PATH` (Linux 6.10 allows it to the file's opener;
+/// before, only with `CAP_DAC_READ_SEARCH`) or, as open(2) describes for `O_TMPFILE`, through `/proc/self/fd`.
+/// `Ok(false)`: neither is allowed here.
+fn link_anonymous(temp: &Temp, name: &Name, stat: &Statx) -> Result<bool> {
+    let target = name.file_name();
+    let linked = match rustix::fs::linkat(&temp.file, "", &temp.dir, target, AtFlags::EMPTY_PATH) {
+        Err(Errno::NOENT | Errno::PERM) => match link_through_proc(temp, target) {
+            Err(Errno::NOENT | Errno::PERM | Errno::ACCESS) => return Ok(false),
+            other => other,
+        },
+        other => other,
+    };
+    link_outcome(linked, temp, name, stat).map(|()| true)
+}
+
+fn link_through_proc(temp: &Temp, target: &str) -> rustix::io::Result<()> {
+    let magic = format!("/proc/self/fd/{}", temp.file.as_raw_fd());
+    rustix::fs::linkat(
+        rustix::fs::CWD,
+        magic.as_str(),
         &temp.dir,
         target,
-        AtFlags::empty(),
-    ) {
+        AtFlags::SYMLINK_FOLLOW,
+    )
+}
+
+fn link_outcome(
+    linked: rustix::io::Result<()>,
+    temp: &Temp,
+    name: &Name,
+    stat: &Statx,
+) -> Result<()> {
+    let target = name.file_name();
+    match linked {
         Ok(()) => Ok(()),
         Err(Errno::EXIST) if is_ours(&temp.dir, target, stat) => Ok(()),
         Err(Errno::EXIST) => Err(Error::AlreadyExists {
@@ -342,6 +537,71 @@ mod tests {
     }
 
     const EACCES: i32 = 13;
+
+    /// A create-only job writing `name` into a fresh root, and that root.
+    fn create_job(name: &str) -> (tempfile::TempDir, WriteJob) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let job = WriteJob {
+            root: Arc::new(Root::open(dir.path().to_path_buf(), true).expect("root")),
+            name: Name::new(name).expect("name"),
+            mode: PutMode::Create,
+            file_mode: None,
+            dir_mode: None,
+            fsync: false,
+            content_type: "text/plain".into(),
+            hooks: Hooks::default(),
+        };
+        (dir, job)
+    }
+
+    fn anonymous(job: &WriteJob, bytes: &[u8]) -> (Temp, Statx) {
+        let handle = job.root.handle().expect("handle");
+        let dir = job.open_dir(handle.as_fd()).expect("dir");
+        let mut temp = job.create_temp(dir).expect("temp");
+        assert!(temp.name.is_none(), "this filesystem has O_TMPFILE");
+        temp.file.write_all(bytes).expect("write");
+        let stat = stat_file(&temp.file).expect("stat");
+        (temp, stat)
+    }
+
+    #[test]
+    fn an_anonymous_file_can_be_linked_through_proc() {
+        let (dir, job) = create_job("a.txt");
+        let (temp, _) = anonymous(&job, b"via proc");
+        link_through_proc(&temp, "a.txt").expect("link through /proc/self/fd");
+        drop(temp);
+        assert_eq!(
+            std::fs::read(dir.path().join("a.txt")).expect("read"),
+            b"via proc"
+        );
+    }
+
+    #[test]
+    fn an_anonymous_file_that_cannot_be_linked_is_copied_into_a_named_one() {
+        let (dir, job) = create_job("d/b.txt");
+        let (mut temp, _) = anonymous(&job, b"copied");
+        job.name_anonymous(&mut temp).expect("name it");
+        let temp_name = temp.name.clone().expect("named now");
+        let stat = stat_file(&temp.file).expect("stat");
+        link_named(&temp, &temp_name, &job.name, &stat).expect("link");
+        drop(temp);
+        assert_eq!(
+            std::fs::read(dir.path().join("d/b.txt")).expect("read"),
+            b"copied"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("d"))
+            .expect("list")
+            .collect();
+        assert_eq!(left.len(), 1, "the temporary name is gone: {left:?}");
+    }
+
+    #[test]
+    fn an_uncommitted_anonymous_file_leaves_nothing() {
+        let (dir, job) = create_job("c.txt");
+        let (temp, _) = anonymous(&job, b"abandoned");
+        drop(temp);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
 
     #[test]
     fn a_refused_chmod_fails_the_write_on_file_urls() {

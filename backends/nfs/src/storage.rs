@@ -62,6 +62,7 @@ impl NfsStorage {
         hooks.temp_tag = crate::host::temp_tag();
         hooks.create_root = false;
         hooks.reopen_root = true;
+        hooks.anonymous_temp = false;
         hooks.stale_retries = STALE_RETRIES;
         hooks.permission_warnings = Some(Arc::clone(&warnings));
         hooks.before_change = Some(Arc::clone(&guard) as Arc<dyn WriteCheck>);

@@ -4,9 +4,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use object_store::ClientConfigKey;
 use object_store::aws::AmazonS3ConfigKey;
 use percent_encoding::percent_decode_str;
-use storages_core::{CommonOptions, ConfigError, parse_bool, parse_number, unknown_option};
+use storages_core::{
+    CommonOptions, ConfigError, check_http_url, endpoint_origin, invalid_value, mask_userinfo,
+    parse_bool, parse_endpoint, parse_header_value, parse_number, unknown_option,
+};
 
 /// The options only S3 storages take (besides object_store's own `aws_*` keys, passed through).
 pub const S3_OPTIONS: &[&str] = &[
@@ -31,8 +35,12 @@ pub const S3_OPTIONS: &[&str] = &[
 
 /// The smallest part S3 accepts in a multipart upload (but the last).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// The largest part S3 accepts (and the largest single PUT): a part is held in memory while it is sent.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// The default part size: content up to this size is sent in one PUT.
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+/// The longest a SigV4 signature can stay valid: 7 days.
+pub const MAX_PRESIGN: Duration = Duration::from_secs(604_800);
 
 /// How long connecting to the server may take (`connect_timeout`) by default: far longer than a connection to a
 /// reachable server takes (loopback or LAN: a millisecond; another continent: a few hundred), short enough that
@@ -131,11 +139,14 @@ impl fmt::Debug for S3Config {
         f.debug_struct("S3Config")
             .field("bucket", &self.bucket)
             .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(mask_userinfo))
             .field("region", &self.region)
             .field("virtual_hosted", &self.virtual_hosted)
             .field("presign", &self.presign)
-            .field("public_endpoint", &self.public_endpoint)
+            .field(
+                "public_endpoint",
+                &self.public_endpoint.as_deref().map(mask_userinfo),
+            )
             .field("auto_create", &self.auto_create)
             .field("public", &self.public)
             .field("conditional_put", &self.conditional_put)
@@ -229,7 +240,9 @@ impl S3Config {
                 let mut config = Self::new(decode(bucket, &invalid)?);
                 config.prefix = clean_prefix(&decode(prefix, &invalid)?, &invalid)?;
                 if let Some((access, secret)) = userinfo.split_once(':') {
-                    config.access_key_id = Some(decode(access, &invalid)?);
+                    let access = decode(access, &invalid)?;
+                    check_access_key_id(&access).map_err(|reason| invalid(&reason))?;
+                    config.access_key_id = Some(access);
                     config.secret_access_key = Some(Secret::new(decode(secret, &|_| {
                         invalid("the secret key is not valid UTF-8")
                     })?));
@@ -240,10 +253,10 @@ impl S3Config {
                     Some((k, v)) => parse_bool(k, v)?,
                     None => false,
                 };
-                config.endpoint = Some(format!(
-                    "{}://{host}",
-                    if secure { "https" } else { "http" }
-                ));
+                let scheme = if secure { "https" } else { "http" };
+                let endpoint = endpoint_origin(&format!("{scheme}://{host}"))
+                    .map_err(|reason| invalid(&format!("its host `{host}`: {reason}")))?;
+                config.endpoint = Some(endpoint);
                 config.region = Some("us-east-1".into());
                 config
             }
@@ -252,6 +265,7 @@ impl S3Config {
         if config.bucket.is_empty() {
             return Err(invalid("it names no bucket"));
         }
+        check_bucket(&config.bucket).map_err(|reason| invalid(&reason))?;
         for (option, value) in options {
             if option == "secure" {
                 if scheme != "minio" {
@@ -275,30 +289,19 @@ impl S3Config {
         if self.common.set(option, value)? {
             return Ok(());
         }
-        let invalid = |expected: &str| ConfigError::InvalidValue {
-            option: option.to_owned(),
-            value: value.to_owned(),
-            expected: expected.to_owned(),
-        };
+        let invalid = |expected: &str| invalid_value(option, value, expected);
         match option {
-            "endpoint" => {
-                if !(value.starts_with("http://") || value.starts_with("https://")) {
-                    return Err(invalid("an http:// or https:// URL"));
-                }
-                self.endpoint = Some(value.trim_end_matches('/').to_owned());
+            "endpoint" => self.endpoint = Some(parse_endpoint(option, value)?),
+            "public_endpoint" => self.public_endpoint = Some(parse_endpoint(option, value)?),
+            "region" => {
+                check_region(value).map_err(|reason| invalid(&reason))?;
+                self.region = Some(value.to_owned());
             }
-            "public_endpoint" => {
-                if !(value.starts_with("http://") || value.starts_with("https://")) {
-                    return Err(invalid("an http:// or https:// URL"));
-                }
-                self.public_endpoint = Some(value.trim_end_matches('/').to_owned());
-            }
-            "region" => self.region = Some(value.to_owned()),
             "path_style" => self.virtual_hosted = !parse_bool(option, value)?,
             "virtual_hosted" => self.virtual_hosted = parse_bool(option, value)?,
             "presign" => {
                 let secs = parse_number(option, value, 1)?;
-                if secs > 604_800 {
+                if secs > MAX_PRESIGN.as_secs() {
                     return Err(invalid("seconds, at most 604800 (7 days, the SigV4 limit)"));
                 }
                 self.presign = Some(Duration::from_secs(secs));
@@ -306,7 +309,7 @@ impl S3Config {
             "auto_create" => self.auto_create = parse_bool(option, value)?,
             "public" => self.public = parse_bool(option, value)?,
             "conditional_put" => {
-                self.conditional_put = match value {
+                self.conditional_put = match value.to_ascii_lowercase().as_str() {
                     "auto" => ConditionalPut::Auto,
                     v => match parse_bool(option, v) {
                         Ok(true) => ConditionalPut::Enabled,
@@ -317,6 +320,11 @@ impl S3Config {
             }
             "part_size" => {
                 let n = parse_number(option, value, MIN_PART_SIZE)?;
+                if n > MAX_PART_SIZE {
+                    return Err(invalid(
+                        "bytes from 5242880 (5 MiB) to 5368709120 (5 GiB, S3's largest part)",
+                    ));
+                }
                 self.part_size =
                     usize::try_from(n).map_err(|_| invalid("a smaller number of bytes"))?;
             }
@@ -334,17 +342,82 @@ impl S3Config {
                 self.retries = usize::try_from(n).unwrap_or(DEFAULT_RETRIES);
             }
             "retry_timeout" => self.retry_timeout = parse_seconds(option, value)?,
-            "aws_access_key_id" | "access_key_id" => self.access_key_id = Some(value.to_owned()),
+            "aws_access_key_id" | "access_key_id" => {
+                check_access_key_id(value).map_err(|reason| invalid(&reason))?;
+                self.access_key_id = Some(value.to_owned());
+            }
             "aws_secret_access_key" | "secret_access_key" => {
                 self.secret_access_key = Some(Secret::new(value))
             }
             _ if option.starts_with("aws_") => {
                 let key = AmazonS3ConfigKey::from_str(option)
                     .map_err(|_| unknown_option("s3", option, S3_OPTIONS))?;
-                self.passthrough.push((key, Secret::new(value)));
+                self.set_passthrough(option, key, value)?;
             }
             _ => return Err(unknown_option("s3", option, S3_OPTIONS)),
         }
+        Ok(())
+    }
+
+    /// An object_store `aws_*` option. Those that repeat one of ours (endpoint, region, path style) go through
+    /// ours, so they are checked alike and cannot bypass the checks; values sent in headers or used as URLs are
+    /// checked here; booleans are read as every other boolean option and passed on as `true` or `false`.
+    fn set_passthrough(
+        &mut self,
+        option: &str,
+        key: AmazonS3ConfigKey,
+        value: &str,
+    ) -> Result<(), ConfigError> {
+        use AmazonS3ConfigKey as K;
+        let value = match key {
+            K::Endpoint | K::S3Endpoint => {
+                self.endpoint = Some(parse_endpoint(option, value)?);
+                return Ok(());
+            }
+            K::Region | K::DefaultRegion => {
+                check_region(value).map_err(|reason| invalid_value(option, value, &reason))?;
+                self.region = Some(value.to_owned());
+                return Ok(());
+            }
+            K::VirtualHostedStyleRequest => {
+                self.virtual_hosted = parse_bool(option, value)?;
+                return Ok(());
+            }
+            K::Bucket => {
+                return Err(invalid_value(
+                    option,
+                    value,
+                    "nothing: the bucket comes from the URL (s3://BUCKET/PREFIX)",
+                ));
+            }
+            K::Token => parse_header_value(option, value, "a session token")?.to_owned(),
+            K::MetadataEndpoint | K::StsEndpoint | K::ContainerCredentialsFullUri => {
+                check_http_url(option, value, "an http:// or https:// URL")?;
+                value.to_owned()
+            }
+            K::ImdsV1Fallback
+            | K::UnsignedPayload
+            | K::SkipSignature
+            | K::DisableTagging
+            | K::DisableBulkDelete
+            | K::S3Express
+            | K::RequestPayer
+            | K::Client(
+                ClientConfigKey::AllowHttp
+                | ClientConfigKey::AllowInvalidCertificates
+                | ClientConfigKey::NoSystemCertificates
+                | ClientConfigKey::Http1Only
+                | ClientConfigKey::Http2Only
+                | ClientConfigKey::Http2KeepAliveWhileIdle
+                | ClientConfigKey::RandomizeAddresses,
+            ) => parse_bool(option, value)?.to_string(),
+            // object_store does not export the encryption keys' type.
+            K::Encryption(_) if key.as_ref() == "aws_sse_bucket_key_enabled" => {
+                parse_bool(option, value)?.to_string()
+            }
+            _ => value.to_owned(),
+        };
+        self.passthrough.push((key, Secret::new(value)));
         Ok(())
     }
 
@@ -361,11 +434,62 @@ impl S3Config {
         }
     }
 
-    /// The endpoint requests go to, for messages.
+    /// The endpoint requests go to, for messages (user info masked, though parsed settings never hold any).
     pub fn endpoint_shown(&self) -> String {
-        self.endpoint.clone().unwrap_or_else(|| {
-            format!("AWS S3 ({})", self.region.as_deref().unwrap_or("us-east-1"))
-        })
+        match &self.endpoint {
+            Some(endpoint) => mask_userinfo(endpoint).into_owned(),
+            None => format!("AWS S3 ({})", self.region.as_deref().unwrap_or("us-east-1")),
+        }
+    }
+}
+
+/// A bucket name that fits in a URL's host (virtual-hosted requests) and path alike: S3's rules, with the
+/// uppercase letters and `_` of legacy buckets allowed and no minimum length.
+pub(crate) fn check_bucket(bucket: &str) -> Result<(), String> {
+    let edges_ok = bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let chars_ok = bucket
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if bucket.len() <= 63
+        && edges_ok
+        && chars_ok
+        && !bucket.contains("..")
+        && !bucket.starts_with("xn--")
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "the bucket `{bucket}` is not a bucket name (up to 63 letters, digits, `.`, `-` and `_`, a letter or \
+             digit first and last)"
+        ))
+    }
+}
+
+/// A region as it goes into signatures and into AWS's host names (`s3.REGION.amazonaws.com`).
+pub(crate) fn check_region(region: &str) -> Result<(), String> {
+    if !region.is_empty()
+        && region.len() <= 64
+        && region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Ok(())
+    } else {
+        Err("a region such as us-east-1 or garage (letters, digits, `-`, `_` and `.`)".to_owned())
+    }
+}
+
+/// An access key id as it goes into every request's `Authorization` header (`Credential=ID/...`).
+pub(crate) fn check_access_key_id(id: &str) -> Result<(), String> {
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | ','))
+    {
+        Ok(())
+    } else {
+        Err("an access key id: printable ASCII without spaces, `/` or `,`".to_owned())
     }
 }
 

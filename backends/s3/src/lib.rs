@@ -10,6 +10,7 @@
 
 mod aborts;
 mod admin;
+mod checks;
 mod config;
 mod locks;
 mod reach;
