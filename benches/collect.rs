@@ -24,9 +24,6 @@
 //! Our side runs the release `storages` binary, as a deploy would; every source file is in the page cache for every
 //! side alike.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 mod common;
 
 use std::fmt::Write as _;
@@ -217,7 +214,7 @@ fn local_case(
 /// Ours into Garage (real tree, first run and re-run); and both sides on its self-contained part.
 fn garage_case(work: &Path, real: &Path, failures: &mut Vec<String>) -> BenchResult<String> {
     let mut out = String::new();
-    let garage = support::s3::shared_garage();
+    let garage = storages_testkit::s3::shared_garage();
     let (ours_s3, s3_summary) = ours(real, &garage_url(garage, "ours-full"))?;
     let (ours_s3_again, s3_summary_again) = ours(real, &garage_url(garage, "ours-full"))?;
     writeln!(out, "Garage target, real tree:")?;
@@ -330,7 +327,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Our settings URL for `prefix` in Garage's bucket.
-fn garage_url(garage: &support::s3::Garage, prefix: &str) -> String {
+fn garage_url(garage: &storages_testkit::s3::Garage, prefix: &str) -> String {
     format!("{}&base_url=/static/", garage.settings_url(prefix))
 }
 
@@ -451,7 +448,7 @@ fn timed(command: &mut Command) -> BenchResult<(Duration, Output)> {
 /// Our collectstatic into `url`: its time and summary line.
 fn ours(src: &Path, url: &str) -> BenchResult<(Duration, String)> {
     let (elapsed, output) = timed(
-        Command::new(support::storages_bin())
+        Command::new(env!("CARGO_BIN_EXE_storages"))
             .args([
                 "collectstatic",
                 "--manifest",
@@ -480,7 +477,7 @@ fn django(work: &Path, src: &Path, extra: &str, storage: &str) -> BenchResult<Co
         src = path(src),
     );
     std::fs::write(settings_dir.join("bench_settings.py"), settings)?;
-    let mut command = Command::new(support::s3::python());
+    let mut command = Command::new(storages_testkit::s3::python());
     command
         .args(["-m", "django", "collectstatic", "--noinput", "-v", "0"])
         .env("DJANGO_SETTINGS_MODULE", "bench_settings")

@@ -25,9 +25,6 @@
 //! Every measurement runs several rounds, the sides rotating which goes first; the figures printed are each side's
 //! best round, as other work on a shared machine only ever adds time. Objects are deleted (untimed) after each part.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 mod common;
 use common::{BenchResult, CONCURRENCY, best, concurrently, expect_size, peak_rss_kib};
 
@@ -91,7 +88,7 @@ fn main() -> BenchResult<()> {
     } else {
         SMOKE
     };
-    let garage = support::s3::Garage::start();
+    let garage = storages_testkit::s3::Garage::start();
     let suffix: String = std::iter::repeat_with(fastrand::lowercase)
         .take(8)
         .collect();

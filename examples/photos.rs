@@ -5,7 +5,7 @@
 //! Run it with `cargo run --features axum --example photos` (then open http://127.0.0.1:8000); `PORT=9000` or
 //! `--port 9000` picks another port, `PHOTOS_UPLOAD_LIMIT` the largest photo in bytes (1 GiB by default),
 //! `PHOTOS_IDLE_TIMEOUT_SECS` how long an upload may send nothing before it gets `408` (60 by default), `RUST_LOG`
-//! what is logged to stderr (`info` by default: every storage failure, with its cause).
+//! what is logged to stderr (`info,object_store=warn` by default: every storage failure, with its cause).
 //! Storages come from the environment, so the same binary runs on a local directory (the default: `./media` and
 //! `./static`), an NFS share or S3: `STORAGES_MEDIA_URL=file:///srv/media?base_url=/media/`.
 //!
@@ -24,8 +24,8 @@ use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use storages::web::UploadTarget;
-use storages::web::axum::{Upload, direct_upload, serve_storage};
+use storages::web::axum::{Upload, direct_upload, into_response, serve_storage};
+use storages::web::{UploadTarget, failure_response};
 use storages::{Storage, Storages};
 
 #[derive(Clone)]
@@ -78,11 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn gallery(State(app): State<App>) -> Response {
     match page::gallery(&app.media, &app.statics).await {
         Ok(html) => Html(html).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            page::internal("gallery", &e),
-        )
-            .into_response(),
+        Err(e) => into_response(failure_response("gallery", &*app.media, &e)),
     }
 }
 
@@ -95,10 +91,6 @@ async fn upload(State(app): State<App>, headers: HeaderMap, Upload(received): Up
     let stored = &received.files[0].name;
     match page::uploaded_json(&*app.media, stored).await {
         Ok(json) => (StatusCode::CREATED, axum::Json(json)).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            page::internal("upload answer", &e),
-        )
-            .into_response(),
+        Err(e) => into_response(failure_response("upload answer", &*app.media, &e)),
     }
 }

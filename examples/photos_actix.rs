@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use storages::web::UploadTarget;
-use storages::web::actix::{Upload, direct_upload, serve_storage};
+use storages::web::actix::{Upload, direct_upload, into_response, serve_storage};
+use storages::web::{UploadTarget, failure_response};
 use storages::{Storage, Storages};
 
 #[derive(Clone)]
@@ -64,7 +64,7 @@ async fn gallery(photos: web::Data<Photos>) -> HttpResponse {
         Ok(html) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(html),
-        Err(e) => HttpResponse::InternalServerError().body(page::internal("gallery", &e)),
+        Err(e) => into_response(failure_response("gallery", &*photos.media, &e)),
     }
 }
 
@@ -86,6 +86,6 @@ async fn upload(
     let stored = &received.files[0].name;
     match page::uploaded_json(&*photos.media, stored).await {
         Ok(json) => HttpResponse::Created().json(json),
-        Err(e) => HttpResponse::InternalServerError().body(page::internal("upload answer", &e)),
+        Err(e) => into_response(failure_response("upload answer", &*photos.media, &e)),
     }
 }

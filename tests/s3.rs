@@ -430,13 +430,14 @@ async fn a_server_that_is_not_there_is_a_clear_error() {
         .save("a.txt", "x")
         .await
         .expect_err("nothing listens");
-    assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        err.to_string()
+            .contains(&format!("127.0.0.1:{port} is unreachable")),
         "{err}"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(30),
+        started.elapsed() < Duration::from_secs(5),
         "gave up only after {:?}",
         started.elapsed()
     );

@@ -23,11 +23,12 @@ pub const IMAGE_TYPES: &[&str] = &[
     "image/avif",
 ];
 
-/// Sends log events to stderr, filtered by `RUST_LOG` (`info` when unset): among them every storage failure, which
-/// the web core logs once with its cause.
+/// Sends log events to stderr, filtered by `RUST_LOG` (`info,object_store=warn` when unset): among them every
+/// storage failure, which the web core logs once with its cause. object_store's own `INFO` line for each retry is
+/// left out, so that a failed request is one line.
 pub fn install_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,object_store=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -159,13 +160,6 @@ pub fn wants_json(accept: Option<&str>) -> bool {
 pub async fn uploaded_json(media: &dyn Storage, name: &Name) -> Result<serde_json::Value, Error> {
     let url = media.url(name, &Default::default()).await?;
     Ok(serde_json::json!({ "name": name.as_str(), "url": url }))
-}
-
-/// Logs a failure of the app's own storage calls (`operation`: the page or answer it was making) and says only
-/// that the storage failed. The web core logs its own failures; this is for the app's.
-pub fn internal(operation: &'static str, e: &Error) -> &'static str {
-    tracing::error!(operation, cause = %e, "storage failed");
-    "the storage failed; see the server log"
 }
 
 fn escape(s: &str) -> String {

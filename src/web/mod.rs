@@ -20,7 +20,9 @@
 //!   `PUT` into object storage.
 //! - Failures: every server-side failure (a storage error answered with `500`, a response cut short by a failing
 //!   read) is logged once by the core as a `tracing` event at `ERROR`, with the operation, the backend, the name and
-//!   the chain of causes; install a subscriber (such as `tracing-subscriber`'s `fmt`) to see them.
+//!   the chain of causes; install a subscriber (such as `tracing-subscriber`'s `fmt`) to see them. A storage whose
+//!   server cannot be reached is answered `503 Service Unavailable` with `Retry-After` instead of `500`, for reads
+//!   and uploads alike; [`failure_response`] answers an app's own storage failures the same way.
 
 mod body;
 mod direct;
@@ -41,6 +43,7 @@ pub use self::direct::{
     DirectUploadRequest, DirectUploadTicket, direct_upload, direct_upload_response,
 };
 pub use self::encoding::Encoding;
+pub use self::failure::{RETRY_AFTER_SECS, failure_response};
 pub use self::serve::{
     Delivery, IMMUTABLE, ServeOptions, is_active_content, is_hashed_name, not_found, serve,
 };

@@ -223,9 +223,13 @@ pub async fn serve(
         meta: None,
     };
     for encoding in encoding::acceptable(headers, &options.precompressed) {
-        if let Some(found) = sibling(storage, &name, encoding).await {
-            variant = found;
-            break;
+        match sibling(storage, &name, encoding).await {
+            Ok(Some(found)) => {
+                variant = found;
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => return failed(storage, &name, e),
         }
     }
     if variant.meta.is_none() && (head || conditional) {
@@ -279,29 +283,36 @@ struct Variant {
     meta: Option<Metadata>,
 }
 
-/// The sibling `name.br`/`name.gz` when it is stored. A name that is itself such a sibling gets none.
-async fn sibling(storage: &dyn Storage, name: &Name, encoding: Encoding) -> Option<Variant> {
+/// The sibling `name.br`/`name.gz` when it is stored. A name that is itself such a sibling gets none. A storage
+/// whose server cannot be reached is an error: the original would not be reached either.
+async fn sibling(
+    storage: &dyn Storage,
+    name: &Name,
+    encoding: Encoding,
+) -> Result<Option<Variant>, Error> {
     let file = name.file_name();
     if file.ends_with(".br") || file.ends_with(".gz") {
-        return None;
+        return Ok(None);
     }
-    let sibling = Name::with_max_len(
+    let Ok(sibling) = Name::with_max_len(
         format!("{name}{}", encoding.suffix()),
         storage.options().max_name_len,
-    )
-    .ok()?;
+    ) else {
+        return Ok(None);
+    };
     match storage.stat(&sibling).await {
-        Ok(meta) => Some(Variant {
+        Ok(meta) => Ok(Some(Variant {
             name: sibling,
             encoding: Some(encoding),
             meta: Some(meta),
-        }),
+        })),
+        Err(e) if e.is_unavailable() => Err(e),
         Err(e) => {
             // The original is still served; an error other than "not there" is still a failing storage.
             if !e.is_not_found() {
                 failure::storage_failed("serve", storage.backend(), sibling.as_str(), &e);
             }
-            None
+            Ok(None)
         }
     }
 }
@@ -467,15 +478,13 @@ fn range_not_satisfiable(size: u64) -> Response<Body> {
 }
 
 /// The answer to a storage error: `404` for a missing or invalid name, `416` for a range that stopped fitting
-/// between `stat` and `get`, else `500` (the cause logged, never told to the client).
+/// between `stat` and `get`, `503` when the storage's server cannot be reached, else `500` (the cause logged, never
+/// told to the client).
 fn failed(storage: &dyn Storage, name: &Name, error: Error) -> Response<Body> {
     match error {
         Error::NotFound { .. } | Error::InvalidName(_) | Error::OutsideRoot { .. } => not_found(),
         Error::RangeNotSatisfiable { size, .. } => range_not_satisfiable(size),
-        other => {
-            failure::storage_failed("serve", storage.backend(), name.as_str(), &other);
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "the storage failed\n")
-        }
+        other => failure::answer("serve", storage.backend(), name.as_str(), &other),
     }
 }
 

@@ -333,7 +333,8 @@ pub enum UploadError {
     /// The app registered no [`UploadTarget`] for the extractor.
     #[error("no UploadTarget is registered for this route")]
     NoTarget,
-    /// The storage failed.
+    /// The storage failed: `503 Service Unavailable` (with `Retry-After`) when its server cannot be reached, else
+    /// `500`.
     #[error("storing {file} failed: {source}")]
     Storage {
         /// The name being stored.
@@ -362,7 +363,8 @@ impl UploadError {
             | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::DirectUnsupported { .. } => StatusCode::NOT_IMPLEMENTED,
-            Self::NoTarget | Self::Storage { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Storage { source, .. } => super::failure::status(source),
+            Self::NoTarget => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -370,7 +372,9 @@ impl UploadError {
     /// the server's log (the core logged them when the upload failed).
     pub fn to_response(&self) -> Response<Body> {
         let status = self.status();
-        let text = if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+        let text = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "the storage is unavailable; try again later\n".to_owned()
+        } else if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
             "the upload could not be stored\n".to_owned()
         } else {
             format!("{self}\n")
@@ -386,6 +390,7 @@ impl UploadError {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
+        super::failure::retry_later(status, headers);
         if matches!(self, Self::TimedOut { .. }) {
             // RFC 9110 §15.5.9: the rest of the body will not be read, so the connection cannot carry another
             // request.

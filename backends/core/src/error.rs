@@ -95,6 +95,21 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The storage's server cannot be reached: the connection was refused, reset or timed out, or the server
+    /// answered that it is unavailable (`502`, `503`, `504`), after the backend's own retries. Nothing was
+    /// stored by the failed operation, and the same request may succeed once the server is back: web
+    /// integrations answer `503 Service Unavailable` with `Retry-After`.
+    #[error("the {backend} endpoint {endpoint} is unreachable: {source}")]
+    Unavailable {
+        /// The backend's name.
+        backend: &'static str,
+        /// The server the backend talks to (`http://127.0.0.1:3900`), never with credentials.
+        endpoint: String,
+        /// What the client library reported: the refused connection, the timeout, the server's answer.
+        #[source]
+        source: BoxError,
+    },
+
     /// The backend's medium failed in a way the other variants do not describe.
     #[error("{backend}: {message}")]
     Backend {
@@ -127,6 +142,25 @@ impl Error {
     /// Whether this says the name is taken.
     pub fn is_already_exists(&self) -> bool {
         matches!(self, Self::AlreadyExists { .. })
+    }
+
+    /// The [`Error::Unavailable`] this error is, or wraps among its sources (a failed upload whose abort could not
+    /// reach the server either is reported as such, caused by it): whether the storage's server cannot be reached
+    /// for now, and which.
+    pub fn unavailable(&self) -> Option<&Self> {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = current {
+            if let Some(found @ Self::Unavailable { .. }) = error.downcast_ref::<Self>() {
+                return Some(found);
+            }
+            current = error.source();
+        }
+        None
+    }
+
+    /// Whether the storage's server cannot be reached for now ([`Error::unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable().is_some()
     }
 }
 

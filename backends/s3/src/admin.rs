@@ -173,6 +173,13 @@ async fn signed_request_with(
         .send()
         .await
         .map_err(|e| {
+            if crate::reach::unreachable(&e) {
+                return Error::Unavailable {
+                    backend: "s3",
+                    endpoint: config.endpoint_shown(),
+                    source: Box::new(e),
+                };
+            }
             fail(format!(
                 "bucket `{}` at {}: {e}",
                 config.bucket,

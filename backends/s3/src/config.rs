@@ -25,6 +25,10 @@ pub const S3_OPTIONS: &[&str] = &[
     "conditional_put",
     "part_size",
     "upload_concurrency",
+    "connect_timeout",
+    "read_timeout",
+    "retries",
+    "retry_timeout",
     "secure",
     "aws_*",
 ];
@@ -37,6 +41,18 @@ pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 /// The longest a SigV4 signature can stay valid: 7 days.
 pub const MAX_PRESIGN: Duration = Duration::from_secs(604_800);
+
+/// How long connecting to the server may take (`connect_timeout`) by default: far longer than a connection to a
+/// reachable server takes (loopback or LAN: a millisecond; another continent: a few hundred), short enough that
+/// `1 + retries` attempts on a server that cannot be reached fail a request within 5 seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the server may send nothing while a request waits for it (`read_timeout`) by default. It is an idle
+/// time, not a limit on the whole request, so a large upload or a download to a slow client is never cut off.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Retries of a failed request (`retries`) by default: three attempts, as AWS's own SDKs make.
+pub const DEFAULT_RETRIES: usize = 2;
+/// How long after a request's first attempt a retry may still start (`retry_timeout`) by default.
+pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A secret string: kept for use, never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,6 +116,14 @@ pub struct S3Config {
     pub part_size: usize,
     /// Parts of one upload sent at once (memory held: about `part_size` times this).
     pub upload_concurrency: usize,
+    /// How long connecting to the server may take, per attempt.
+    pub connect_timeout: Duration,
+    /// How long the server may send nothing while a request waits for it, per attempt.
+    pub read_timeout: Duration,
+    /// How many times a request that failed to reach the server (or got a `5xx`) is tried again.
+    pub retries: usize,
+    /// How long after a request's first attempt a retry may still start.
+    pub retry_timeout: Duration,
     /// The access key id, when not taken from the environment.
     pub access_key_id: Option<String>,
     /// The secret access key, when not taken from the environment.
@@ -128,6 +152,10 @@ impl fmt::Debug for S3Config {
             .field("conditional_put", &self.conditional_put)
             .field("part_size", &self.part_size)
             .field("upload_concurrency", &self.upload_concurrency)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("retries", &self.retries)
+            .field("retry_timeout", &self.retry_timeout)
             .field("access_key_id", &self.access_key_id)
             .field(
                 "secret_access_key",
@@ -162,6 +190,10 @@ impl S3Config {
             conditional_put: ConditionalPut::Auto,
             part_size: DEFAULT_PART_SIZE,
             upload_concurrency: 4,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            retries: DEFAULT_RETRIES,
+            retry_timeout: DEFAULT_RETRY_TIMEOUT,
             access_key_id: None,
             secret_access_key: None,
             passthrough: Vec::new(),
@@ -300,6 +332,16 @@ impl S3Config {
                 let n = parse_number(option, value, 1)?;
                 self.upload_concurrency = usize::try_from(n.min(64)).unwrap_or(64);
             }
+            "connect_timeout" => self.connect_timeout = parse_seconds(option, value)?,
+            "read_timeout" => self.read_timeout = parse_seconds(option, value)?,
+            "retries" => {
+                let n = parse_number(option, value, 0)?;
+                if n > MAX_RETRIES {
+                    return Err(invalid("a whole number from 0 to 10"));
+                }
+                self.retries = usize::try_from(n).unwrap_or(DEFAULT_RETRIES);
+            }
+            "retry_timeout" => self.retry_timeout = parse_seconds(option, value)?,
             "aws_access_key_id" | "access_key_id" => {
                 check_access_key_id(value).map_err(|reason| invalid(&reason))?;
                 self.access_key_id = Some(value.to_owned());
@@ -449,6 +491,25 @@ pub(crate) fn check_access_key_id(id: &str) -> Result<(), String> {
     } else {
         Err("an access key id: printable ASCII without spaces, `/` or `,`".to_owned())
     }
+}
+
+/// More retries than this only hold a request longer on a server that is down.
+const MAX_RETRIES: u64 = 10;
+/// The longest timeout an option takes: one day (longer is a mistake, or no timeout at all).
+const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Reads a positive number of seconds, fractions allowed (`2`, `0.5`), at most a day.
+fn parse_seconds(option: &str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .filter(|d| !d.is_zero() && *d <= MAX_TIMEOUT)
+        .ok_or_else(|| ConfigError::InvalidValue {
+            option: option.to_owned(),
+            value: value.to_owned(),
+            expected: "seconds, more than 0 and at most 86400 (fractions allowed: 0.5)".into(),
+        })
 }
 
 fn decode(s: &str, invalid: &dyn Fn(&str) -> ConfigError) -> Result<String, ConfigError> {

@@ -13,13 +13,15 @@ mod admin;
 mod checks;
 mod config;
 mod locks;
+mod reach;
 mod storage;
 mod upload;
 mod uploads;
 
 pub use crate::aborts::{AbortError, SettledAborts, UploadRef, settle_aborts};
 pub use crate::config::{
-    ConditionalPut, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3_OPTIONS, S3Config, Secret,
+    ConditionalPut, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PART_SIZE, DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRIES, DEFAULT_RETRY_TIMEOUT, MIN_PART_SIZE, S3_OPTIONS, S3Config, Secret,
 };
 pub use crate::storage::S3Storage;
 pub use crate::uploads::{AbortedUpload, UploadsCleaned};

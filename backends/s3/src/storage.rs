@@ -16,6 +16,7 @@ use object_store::{
     Attribute, Attributes, GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt,
     PutMode as StorePutMode, PutMultipartOptions, PutOptions, PutPayload,
 };
+use object_store::{ClientConfigKey, ClientOptions};
 use storages_core::naming::{TEMP_PREFIX, is_temp};
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, ConfigError, Content, DirectUpload, Error, GetResult,
@@ -30,6 +31,7 @@ use crate::admin::{
 use crate::checks::check_client_values;
 use crate::config::{ConditionalPut, MAX_PRESIGN, S3Config};
 use crate::locks::NameLocks;
+use crate::reach;
 use crate::upload::{Failed, Head, Plan, UploadError, multipart, read_head};
 use crate::uploads::{self, AbortedUpload, UploadsCleaned};
 
@@ -98,7 +100,10 @@ impl S3Storage {
             Some(endpoint) => Arc::new(build_store(&config, Some(endpoint), "public_endpoint")?),
             None => Arc::clone(&store),
         };
+        // Bucket and upload requests object_store does not make: bounded like the others.
         let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
             .build()
             .map_err(|e| Error::Backend {
                 backend: "s3",
@@ -199,6 +204,13 @@ impl S3Storage {
         if text.contains("NoSuchBucket") {
             return self.missing_bucket();
         }
+        if reach::unreachable(&e) {
+            let what = match name {
+                "" => format!("{op} in bucket `{}`", self.config.bucket),
+                name => format!("{op} `{name}` in bucket `{}`", self.config.bucket),
+            };
+            return self.unavailable(Box::new(reach::Failed { what, source: e }));
+        }
         match e {
             object_store::Error::NotFound { .. } => Error::NotFound {
                 name: name.to_owned(),
@@ -216,6 +228,15 @@ impl S3Storage {
                 ),
                 source: Some(Box::new(other)),
             },
+        }
+    }
+
+    /// The server could not be reached, as `source` tells.
+    fn unavailable(&self, source: storages_core::BoxError) -> Error {
+        Error::Unavailable {
+            backend: "s3",
+            endpoint: self.config.endpoint_shown(),
+            source,
         }
     }
 
@@ -606,16 +627,44 @@ fn copied_etag(body: &str) -> Option<String> {
 }
 
 fn builder(config: &S3Config, endpoint: Option<&str>) -> AmazonS3Builder {
-    // The standard AWS variables first, then what the settings say.
-    // Three attempts, as AWS's own SDKs make by default: a server that is down fails a save in seconds.
+    // object_store's default client gives every request 30 s in all, which cuts off a large upload's parts on a
+    // slow link and a download streamed to a slow client. Without it, time is bounded per attempt by the connect
+    // and idle (read) timeouts, and the attempts by the retry budget. `from_env` cannot start from such a client,
+    // so the environment is applied as it would: the standard AWS variables first, then what the settings say
+    // (their timeouts, defaults included, win over `AWS_CONNECT_TIMEOUT` and `AWS_READ_TIMEOUT`).
+    let mut b =
+        AmazonS3Builder::new().with_client_options(ClientOptions::new().with_timeout_disabled());
+    for (key, value) in std::env::vars() {
+        if !key.starts_with("AWS_") {
+            continue;
+        }
+        if let Ok(key) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+            b = b.with_config(key, value);
+        }
+    }
+    let millis = |d: Duration| format!("{}ms", d.as_millis().max(1));
+    b = b
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+            millis(config.connect_timeout),
+        )
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::ReadTimeout),
+            millis(config.read_timeout),
+        );
+    // A server that is down fails a request after `retries` quick retries: backoffs start at 100 ms and stay
+    // under a second, so a refused connection fails within a second and an unreachable host within about
+    // (1 + retries) * connect_timeout.
     let retry = object_store::RetryConfig {
-        max_retries: 2,
-        retry_timeout: Duration::from_secs(30),
-        ..Default::default()
+        max_retries: config.retries,
+        retry_timeout: config.retry_timeout,
+        backoff: object_store::BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            base: 2.0,
+        },
     };
-    let mut b = AmazonS3Builder::from_env()
-        .with_bucket_name(&config.bucket)
-        .with_retry(retry);
+    b = b.with_bucket_name(&config.bucket).with_retry(retry);
     if let Some(endpoint) = endpoint {
         // AWS_ENDPOINT_URL_S3 would win over `with_endpoint` in object_store: the settings win over both.
         b = b
@@ -944,6 +993,12 @@ impl Storage for S3Storage {
 
     async fn check(&self) -> Result<String> {
         self.ready().await?;
+        // Readiness is remembered once reached: the check asks the server again, so that a storage that has been
+        // in use says whether its server answers now.
+        self.store
+            .list_with_delimiter(self.prefix_path(None).as_ref())
+            .await
+            .map_err(|e| self.error("list", "", e))?;
         let conditional = match self.conditional_supported().await {
             Ok(true) => "conditional writes: supported (create-only is atomic)",
             Ok(false) => {
