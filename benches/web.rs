@@ -24,8 +24,8 @@ use storages::web::ServeOptions;
 use storages::web::axum::serve_storage;
 use tower_http::services::ServeDir;
 
-type BenchError = Box<dyn std::error::Error + Send + Sync>;
-type BenchResult<T> = Result<T, BenchError>;
+mod common;
+use common::{BenchResult, peak_rss_kib_of};
 
 #[derive(Debug, Clone, Copy)]
 struct Scale {
@@ -370,7 +370,7 @@ async fn upload_through_app(
     if stored != size {
         return Err(format!("the app stored {stored} bytes of {size}").into());
     }
-    let rss = peak_rss_kib(app.0.id())?;
+    let rss = peak_rss_kib_of(app.0.id())?;
     Ok((took, rss))
 }
 
@@ -406,13 +406,4 @@ fn put_with_cli(bin: &Path, source: &Path, media: &Path) -> BenchResult<Duration
         .into());
     }
     Ok(took)
-}
-
-fn peak_rss_kib(pid: u32) -> BenchResult<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmHWM".into())
 }

@@ -98,6 +98,8 @@ enum Command {
     },
     /// Publish static assets to a storage, as Django's collectstatic (see `collectstatic --help`).
     Collectstatic(crate::collect::command::CollectstaticArgs),
+    /// Make DST hold every file of SRC, copying only what differs (see `sync --help`).
+    Sync(crate::sync::command::SyncArgs),
 }
 
 /// Why the command failed: bad usage (exit 2) or a storage error (exit 1).
@@ -121,6 +123,17 @@ impl From<crate::collect::CollectError> for Failure {
         match e {
             E::Storage(e) => e.into(),
             E::InvalidSource { .. } | E::InvalidOption { .. } => Self::Usage(e.to_string()),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::SyncError> for Failure {
+    fn from(e: crate::sync::SyncError) -> Self {
+        use crate::sync::SyncError as E;
+        match e {
+            E::Storage(e) => e.into(),
+            E::InvalidOption { .. } => Self::Usage(e.to_string()),
             other => Self::Storage(other.to_string()),
         }
     }
@@ -280,6 +293,18 @@ async fn execute(command: Command) -> Result<(), Failure> {
         Command::Collectstatic(args) => {
             crate::collect::command::run(&args, &*open(&args.to)?).await?;
             Ok(())
+        }
+        Command::Sync(args) => {
+            let (source, target) = (open(&args.src)?, open(&args.dst)?);
+            let report = crate::sync::command::run(&args, &source, &*target).await?;
+            if report.mismatches.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::Storage(format!(
+                    "verification failed: {} file(s) in the target differ from the source",
+                    report.mismatches.len()
+                )))
+            }
         }
     }
 }

@@ -10,6 +10,15 @@ pub mod cli;
 #[cfg(feature = "collect")]
 pub mod collect;
 
+#[cfg(feature = "transfer")]
+pub mod sync;
+
+#[cfg(feature = "cli")]
+pub mod terminal;
+
+#[cfg(feature = "transfer")]
+pub mod transfer;
+
 #[cfg(feature = "web")]
 pub mod web;
 

@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::{assert_exit, stderr, stdout};
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -20,25 +22,6 @@ fn command(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Command {
 
 fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     command(dir, args, envs).output().expect("run storages")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! collectstatic into a real Garage bucket: one listing, ETags compared with MD5s so re-runs send nothing, changes
-//! send exactly what they change, and the headers each file gets, read back with boto3.
+//! collectstatic into real Garage and moto buckets: one listing, ETags and recorded MD5s compared with the files'
+//! so re-runs send nothing (multipart objects included), changes send exactly what they change, and the headers
+//! each file gets, read back with boto3.
 #![cfg(feature = "s3")]
 
 mod support;
@@ -11,15 +12,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use storages::collect::{CollectOptions, IMMUTABLE, MANIFEST_NAME, Manifest, Source, collect};
-use storages::{Settings, Storage, StorageExt};
-use support::s3::{python, shared_garage};
-
-fn unique(tag: &str) -> String {
-    let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(10)
-        .collect();
-    format!("{tag}-{}", suffix.to_lowercase())
-}
+use storages::{Name, Settings, Storage, StorageExt};
+use support::s3::{Peer, python, shared_garage, shared_moto, unique};
 
 /// A storage under a fresh prefix of the shared Garage bucket, and that prefix.
 fn garage_target() -> (Arc<dyn Storage>, String) {
@@ -85,7 +79,7 @@ async fn a_rerun_on_garage_uploads_nothing_because_etags_are_the_md5s() {
     assert_eq!((first.copied, first.post_processed), (28, 27));
 
     let bg = std::fs::read(dir.path().join("assets/img/bg.png")).expect("read");
-    let md5 = hex(&<md5::Md5 as md5::Digest>::digest(&bg));
+    let md5 = storages::Md5::of(&bg).to_string();
     assert_eq!(
         head(&format!("{prefix}/img/bg.png"))[2],
         format!("\"{md5}\""),
@@ -167,31 +161,106 @@ async fn hashed_copies_are_immutable_and_the_rest_get_the_configured_cache_contr
     );
 }
 
-#[tokio::test]
-async fn a_multipart_original_is_sent_again_but_its_hashed_copy_is_not() {
-    // Over the 8 MiB part size, the ETag is not an MD5; the hashed copy's name carries its content hash.
+/// A storage with 5 MiB parts under a fresh prefix of a fresh moto bucket, and boto3 on the same server.
+fn moto_target() -> (Arc<dyn Storage>, Peer, String, String) {
+    let m = shared_moto();
+    let bucket = unique("collect");
+    m.create_bucket(&bucket);
+    let prefix = unique("collect");
+    let url = format!(
+        "{}&base_url=/static/&part_size={PART_SIZE}",
+        m.settings_url(&bucket, &prefix)
+    );
+    let storage = Settings::parse(&url)
+        .expect("parse")
+        .build()
+        .expect("build");
+    (storage, Peer::moto(m), bucket, prefix)
+}
+
+/// Parts of the smallest size S3 allows: 6 MiB make a multipart upload.
+const PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// `[ETag, LastModified]` of `key` by boto3.
+fn etag_and_modified(peer: &Peer, bucket: &str, key: &str) -> (String, String) {
+    let out = peer.boto3(
+        "h = s3.head_object(Bucket=args[0], Key=args[1])\nprint(json.dumps([h['ETag'], str(h['LastModified'])]))",
+        &[bucket, key],
+    );
+    serde_json::from_str(&out).expect("json")
+}
+
+/// Over the part size, an object's ETag is no MD5; the MD5 every S3 write records in object metadata is, so a
+/// re-run skips multipart originals as it skips single-part ones (and their hashed copies), on Garage and moto.
+async fn a_multipart_original_is_not_sent_again(
+    target: Arc<dyn Storage>,
+    peer: Peer,
+    bucket: String,
+    prefix: String,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let assets = dir.path().join("assets");
     fixture::write(
         &assets,
         "video/intro.webm",
-        fixture::binary(8, 9 * 1024 * 1024),
+        fixture::binary(8, 6 * 1024 * 1024 + 5),
     );
-    let (target, prefix) = garage_target();
-    collect(&[Source::new(&assets)], &*target, &manifest_options())
+    let first = collect(&[Source::new(&assets)], &*target, &manifest_options())
         .await
         .expect("collect");
-    assert!(
-        head(&format!("{prefix}/video/intro.webm"))[2]
-            .as_str()
-            .expect("etag")
-            .contains('-'),
-        "multipart"
-    );
+    assert_eq!(first.uploads(), 3, "original, hashed copy, manifest");
+    let key = format!("{prefix}/video/intro.webm");
+    let before = etag_and_modified(&peer, &bucket, &key);
+    // Let a second pass: a re-upload would get a later LastModified (S3 keeps whole seconds).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let again = collect(&[Source::new(&assets)], &*target, &manifest_options())
         .await
         .expect("collect");
-    assert_eq!(again.uploaded, ["video/intro.webm"]);
+    assert_eq!(again.uploaded, Vec::<String>::new());
+    assert_eq!((again.uploads(), again.unchanged), (0, 3));
+    assert_eq!(etag_and_modified(&peer, &bucket, &key), before, "untouched");
+}
+
+#[tokio::test]
+async fn a_multipart_original_is_not_sent_again_on_garage() {
+    let g = shared_garage();
+    let prefix = unique("collect");
+    let url = format!(
+        "{}&base_url=/static/&part_size={PART_SIZE}",
+        g.settings_url(&prefix)
+    );
+    let target = Settings::parse(&url)
+        .expect("parse")
+        .build()
+        .expect("build");
+    let peer = Peer::garage(g);
+    let etag = {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let probe = Name::new("probe.bin").expect("name");
+        let path = dir.path().join("probe.bin");
+        std::fs::write(&path, fixture::binary(9, 6 * 1024 * 1024)).expect("write");
+        target
+            .put(
+                &probe,
+                storages::Content::from_file(&path),
+                storages::PutMode::Overwrite,
+            )
+            .await
+            .expect("put");
+        etag_and_modified(&peer, g.bucket(), &format!("{prefix}/probe.bin")).0
+    };
+    assert!(
+        etag.contains('-'),
+        "6 MiB in 5 MiB parts is multipart on Garage: {etag}"
+    );
+    target.remove("probe.bin").await.expect("remove");
+    a_multipart_original_is_not_sent_again(target, peer, g.bucket().to_owned(), prefix).await;
+}
+
+#[tokio::test]
+async fn a_multipart_original_is_not_sent_again_on_moto() {
+    let (target, peer, bucket, prefix) = moto_target();
+    a_multipart_original_is_not_sent_again(target, peer, bucket, prefix).await;
 }
 
 #[tokio::test]
@@ -206,8 +275,4 @@ async fn a_dry_run_on_garage_sends_nothing() {
         .expect("collect");
     assert_eq!(report.uploads(), 55);
     assert!(target.list_all("").await.expect("list").is_empty());
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -7,12 +7,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use storages::nfs::MountError;
 use storages::settings::{Backend, Settings};
 use storages::{Error, StorageExt};
 use support::mount::{TmpfsMount, dir_on_the_root_filesystem};
+use support::storages;
 
 const SENTINEL: &str = ".storages-share";
 
@@ -38,16 +38,6 @@ fn tree(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
-}
-
-fn storages(args: &[&str]) -> Output {
-    Command::new(support::storages_bin())
-        .args(args)
-        .env_remove("STORAGES_CONFIG")
-        .env_remove("STORAGES_MEDIA_URL")
-        .env_remove("STORAGES_STATIC_URL")
-        .output()
-        .expect("run storages")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -369,18 +369,8 @@ async fn a_client_that_goes_away_mid_upload_leaves_nothing(app: &str) {
         .expect("part of the body");
     conn.flush().await.expect("flush");
     let photos = dir.path().join("media/photos");
-    let mut writing = 0;
-    for _ in 0..100 {
-        writing = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
-        if writing > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        writing, 1,
-        "the upload should be streaming into one temporary file"
-    );
+    // The upload streams into one file while the body arrives (an anonymous one on this filesystem).
+    support::expect_one_file_being_written(app.pid(), &photos).await;
     drop(conn);
     // The app notices the broken body, fails the save and removes its temporary file.
     let mut left = Vec::new();
@@ -646,7 +636,7 @@ async fn a_stalled_upload_is_408_and_leaves_nothing(app: &str) {
     let stalled = Instant::now();
 
     let photos = dir.path().join("media/photos");
-    support::expect_one_temporary_file(&photos).await;
+    support::expect_one_file_being_written(app.pid(), &photos).await;
     assert!(
         app.open_fds() > baseline,
         "the stalled upload holds descriptors while it lasts"

@@ -56,7 +56,7 @@ async fn a_stalled_body_is_408_and_leaves_no_temporary_file() {
             receive_multipart(&*storage, Some(CONTENT_TYPE), body, &options).await
         })
     };
-    support::expect_one_temporary_file(dir.path()).await;
+    support::expect_one_file_being_written(std::process::id(), dir.path()).await;
 
     let error = tokio::time::timeout(Duration::from_secs(10), upload)
         .await

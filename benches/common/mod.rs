@@ -47,11 +47,20 @@ where
 
 /// This process's peak resident set size so far, in KiB.
 pub fn peak_rss_kib() -> BenchResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+    vm_hwm_kib("self")
+}
+
+/// The peak resident set size so far of the live process `pid`, in KiB.
+pub fn peak_rss_kib_of(pid: u32) -> BenchResult<u64> {
+    vm_hwm_kib(&pid.to_string())
+}
+
+fn vm_hwm_kib(pid: &str) -> BenchResult<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
-        .ok_or("no VmHWM in /proc/self/status")?;
+        .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))?;
     Ok(line.trim().trim_end_matches("kB").trim().parse()?)
 }
 

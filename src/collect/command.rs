@@ -1,11 +1,13 @@
 //! `storages collectstatic`: its arguments, the confirmation asked on a terminal, and what it prints.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use storages_core::Storage;
 
 use super::{Clear, CollectError, CollectOptions, Compression, Report, Source, collect};
+use crate::terminal::{Bar, confirmation, shown};
+use crate::transfer::Progress;
 
 /// Publish static assets to a storage as Django's collectstatic does, skipping files whose content is already
 /// there; with --manifest, hashed copies and staticfiles.json as Django's ManifestStaticFilesStorage writes them.
@@ -86,15 +88,10 @@ impl CollectstaticArgs {
 /// progress bar when standard error is a terminal, prints a dry run's actions, warnings and the summary.
 pub async fn run(args: &CollectstaticArgs, target: &dyn Storage) -> Result<Report, CollectError> {
     let mut options = args.options();
-    options.progress = std::io::stderr().is_terminal();
+    let bar = Bar::on_terminal().map(Arc::new);
+    options.progress = bar.clone().map(|bar| bar as Arc<dyn Progress>);
     if !args.no_input {
-        // A settings URL is shown with its secrets masked.
-        let shown = if args.to.contains(':') {
-            crate::settings::redact(&args.to)
-        } else {
-            format!("`{}`", args.to)
-        };
-        options.confirm = Some(Arc::new(move |count| confirm(&shown, count)));
+        options.confirm = Some(confirmation("collectstatic", shown(&args.to), bar));
     }
     let report = collect(&args.sources, target, &options).await?;
     let mut out = std::io::stdout().lock();
@@ -103,22 +100,4 @@ pub async fn run(args: &CollectstaticArgs, target: &dyn Storage) -> Result<Repor
     let _ = writeln!(out, "{report}");
     let _ = out.flush();
     Ok(report)
-}
-
-/// Asks on the terminal; without one, refuses (a script must say --no-input).
-fn confirm(shown: &str, count: usize) -> bool {
-    if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "storages: collectstatic would delete {count} file(s) from {shown}; not asking without a terminal: \
-             pass --no-input to go ahead"
-        );
-        return false;
-    }
-    eprint!(
-        "This will DELETE {count} file(s) from {shown}. Type 'yes' to continue, or 'no' to cancel: "
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let read = std::io::stdin().lock().read_line(&mut answer);
-    read.is_ok() && answer.trim() == "yes"
 }

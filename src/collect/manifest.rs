@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use storages_core::{Storage, StorageExt, UrlOptions};
+use storages_core::{Md5, Storage, StorageExt, UrlOptions};
 
 use super::error::CollectError;
-use super::sources::{hex, md5_of};
 
 /// The manifest's name in the static storage (Django's `manifest_name`).
 pub const MANIFEST_NAME: &str = "staticfiles.json";
@@ -145,7 +144,7 @@ pub(crate) fn render(paths: &BTreeMap<String, String>) -> (Vec<u8>, String) {
         let _ = write!(items, "[{}, {}]", json_string(name), json_string(hashed));
     }
     items.push(']');
-    let hash = hex(&md5_of(items.as_bytes()))[..12].to_owned();
+    let hash = Md5::of(items.as_bytes()).to_string()[..12].to_owned();
     let mut out = String::from("{\"paths\": {");
     for (i, (name, hashed)) in paths.iter().enumerate() {
         if i > 0 {
@@ -209,7 +208,7 @@ mod tests {
         let (parsed, parsed_hash) = parse(text.as_bytes()).unwrap();
         assert_eq!((parsed, parsed_hash), (paths, hash));
         // json.dumps(sorted({}.items())) is "[]".
-        assert_eq!(render(&BTreeMap::new()).1, hex(&md5_of(b"[]"))[..12]);
+        assert_eq!(render(&BTreeMap::new()).1, Md5::of(b"[]").to_string()[..12]);
     }
 
     #[test]

@@ -38,12 +38,11 @@ mod compress;
 mod error;
 mod ignore;
 mod manifest;
-mod plan;
+mod output;
 mod postprocess;
 mod pyurl;
 mod report;
 mod sources;
-mod sync;
 
 #[cfg(feature = "cli")]
 pub mod command;
@@ -56,7 +55,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use storages_core::{CHUNK_SIZE, Metadata, Name, Storage};
+use storages_core::{CHUNK_SIZE, Md5, Metadata, Name, Storage};
 
 pub use self::compress::Compression;
 pub use self::error::{CollectError, MissingReference};
@@ -64,10 +63,11 @@ pub use self::ignore::DEFAULT_IGNORE;
 pub use self::manifest::{MANIFEST_NAME, MANIFEST_VERSION, Manifest};
 pub use self::report::Report;
 pub use self::sources::{Duplicate, Source};
+pub use crate::transfer::{Confirm, default_jobs};
 
-use self::plan::{Body, Kind, Output};
-use self::report::Progress;
-use self::sources::{Digest16, SourceFile, hash_reader, md5_of};
+use self::output::{Kind, Output};
+use self::sources::SourceFile;
+use crate::transfer::{Body, Budget, Item, NoProgress, Progress, Stage, cores, join_error};
 
 /// The `Cache-Control` of hashed copies: their content never changes under their name.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -84,9 +84,6 @@ pub enum Clear {
     /// All of them, before anything is uploaded, as Django's `--clear` (`--clear-all`).
     All,
 }
-
-/// Asked before anything is deleted, with the number of files to delete: `true` goes ahead.
-pub type Confirm = Arc<dyn Fn(usize) -> bool + Send + Sync>;
 
 /// How [`collect`] works. Start from `CollectOptions::default()` and set what differs.
 #[derive(Clone)]
@@ -119,8 +116,8 @@ pub struct CollectOptions {
     pub static_url: Option<String>,
     /// Passes over CSS/JS after the first before giving up on references that keep changing (Django: 5).
     pub max_passes: usize,
-    /// Show a progress bar on standard error (the caller checks that it is a terminal).
-    pub progress: bool,
+    /// Told what the collection does as it goes (the command line draws a bar on a terminal); `None`: nothing.
+    pub progress: Option<Arc<dyn Progress>>,
     /// Asked before any deletion; `None` deletes without asking.
     pub confirm: Option<Confirm>,
 }
@@ -140,7 +137,7 @@ impl Default for CollectOptions {
             cache_control: None,
             static_url: None,
             max_passes: 5,
-            progress: false,
+            progress: None,
             confirm: None,
         }
     }
@@ -161,23 +158,10 @@ impl fmt::Debug for CollectOptions {
             .field("cache_control", &self.cache_control)
             .field("static_url", &self.static_url)
             .field("max_passes", &self.max_passes)
-            .field("progress", &self.progress)
+            .field("progress", &self.progress.as_ref().map(|_| "Progress"))
             .field("confirm", &self.confirm.as_ref().map(|_| "Fn"))
             .finish()
     }
-}
-
-/// Uploads in flight by default: many for object storage, where each request waits on the network; twice the cores
-/// for file systems.
-pub fn default_jobs(target: &dyn Storage) -> usize {
-    match target.backend() {
-        "s3" => 32,
-        _ => 2 * cores(),
-    }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// A source file, hashed.
@@ -186,7 +170,7 @@ struct Collected {
     name: Name,
     path: PathBuf,
     size: u64,
-    md5: Digest16,
+    md5: Md5,
     /// The whole content, when it was read in one piece: files of at most one chunk, and CSS/JS to post-process.
     content: Option<Bytes>,
     /// Whether it is CSS/JS to post-process.
@@ -218,9 +202,11 @@ struct Run<'a> {
     options: &'a CollectOptions,
     listing: HashMap<String, Metadata>,
     jobs: usize,
-    progress: &'a Progress,
+    progress: &'a dyn Progress,
     /// For the steps inside one file's task, which move the bar once per file.
-    quiet: Progress,
+    quiet: NoProgress,
+    /// What the uploads of the whole run may hold in memory.
+    budget: Budget,
 }
 
 /// Collects `sources` (in order: the first file found for a name wins) into `target`. See the module docs.
@@ -236,15 +222,14 @@ pub async fn collect(
             reason: "it needs --manifest (without it there are no hashed copies)".into(),
         });
     }
-    if options.jobs == Some(0) {
-        return Err(CollectError::InvalidOption {
+    let jobs = crate::transfer::jobs_for(options.jobs, target).ok_or_else(|| {
+        CollectError::InvalidOption {
             option: "--jobs".into(),
             reason: "must be at least 1".into(),
-        });
-    }
-    let jobs = options.jobs.unwrap_or_else(|| default_jobs(target));
-    let progress = Progress::new(options.progress);
-    let result = run(sources, target, options, jobs, &progress).await;
+        }
+    })?;
+    let progress = crate::transfer::reporter(options.progress.as_ref());
+    let result = run(sources, target, options, jobs, progress).await;
     progress.finish();
     let mut report = result?;
     report.elapsed = started.elapsed();
@@ -258,7 +243,7 @@ async fn run(
     target: &dyn Storage,
     options: &CollectOptions,
     jobs: usize,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Report, CollectError> {
     let mut patterns: Vec<&str> = options.ignore.iter().map(String::as_str).collect();
     if options.default_ignore {
@@ -277,24 +262,16 @@ async fn run(
         .partition(|f| options.manifest && postprocess::is_adjustable(f.name.as_str()));
 
     // The one listing of the target, taken while the CSS/JS to post-process are read.
-    progress.stage("reading", texts.len());
-    let listing = async {
-        let listed: Vec<Metadata> = target.list(None).try_collect().await?;
-        Ok::<_, CollectError>(
-            listed
-                .into_iter()
-                .map(|m| (m.name.to_string(), m))
-                .collect::<HashMap<_, _>>(),
-        )
-    };
+    progress.stage(Stage::Reading, texts.len() as u64, 0);
+    let listing = async { Ok::<_, CollectError>(crate::transfer::listing(target, None).await?) };
     let read_texts = futures_util::stream::iter(texts.into_iter().map(|file| async {
         let collected = read_and_hash(file, true).await;
-        progress.step();
+        progress.file_done();
         collected
     }))
     .buffered(jobs.clamp(1, 2 * cores()))
     .try_collect::<Vec<Collected>>();
-    let (listing, texts) = tokio::try_join!(listing, read_texts)?;
+    let (listing, texts) = futures_util::future::try_join(listing, read_texts).await?;
     let settings = postprocess::Settings {
         static_url: options
             .static_url
@@ -310,7 +287,7 @@ async fn run(
             .filter(|name| !postprocess::is_adjustable(name.as_str()))
             .map(|name| postprocess::FileInput {
                 name: name.as_str(),
-                md5: [0; 16],
+                md5: Md5::default(),
                 text: None,
             })
             .collect();
@@ -324,7 +301,8 @@ async fn run(
         listing,
         jobs,
         progress,
-        quiet: Progress::new(false),
+        quiet: NoProgress,
+        budget: Budget::new(),
     };
     let mut report = Report {
         duplicates,
@@ -340,7 +318,7 @@ async fn run(
 
     // Every file under its own name, and as a hashed copy unless it waits for post-processing, `jobs` files at a
     // time: read and hash, compare, upload.
-    progress.stage("publishing", total);
+    progress.stage(Stage::Copying, total as u64, 0);
     let items = texts.into_iter().map(Ok).chain(others.into_iter().map(Err));
     let (mut collected, mut tally) =
         futures_util::stream::iter(items.map(|item| publish(item, &run)))
@@ -377,19 +355,18 @@ async fn run(
         }
         let siblings = compress_outputs(&outputs, &options.compress, jobs, &run.quiet).await?;
         outputs.extend(siblings);
-        tally.add(send(&run, outputs, jobs, "post-processing").await?);
+        tally.add(send(&run, outputs, jobs, Some(Stage::PostProcessing)).await?);
         let (bytes, _hash) = manifest::render(&paths);
         let manifest = Output {
-            name: Name::new(MANIFEST_NAME).map_err(storages_core::Error::from)?,
-            size: bytes.len() as u64,
-            md5: md5_of(&bytes),
-            body: Body::Bytes(Bytes::from(bytes)),
+            item: bytes_item(
+                Name::new(MANIFEST_NAME).map_err(storages_core::Error::from)?,
+                Bytes::from(bytes),
+                options.cache_control.clone(),
+            ),
             kind: Kind::Manifest,
-            cache_control: options.cache_control.clone(),
-            content_addressed: false,
         };
         // Last, so that the manifest never names a file that is not stored yet.
-        tally.add(send(&run, vec![manifest], 1, "manifest").await?);
+        tally.add(send(&run, vec![manifest], 1, Some(Stage::Manifest)).await?);
     }
 
     if options.clear == Clear::Stale {
@@ -449,14 +426,12 @@ async fn publish(
     };
     let mut outputs = Vec::new();
     if !options.keep_only_hashed {
+        let mut item = Item::new(file.name.clone(), body.clone(), file.size);
+        item.md5 = Some(file.md5);
+        item.cache_control = options.cache_control.clone();
         outputs.push(Output {
-            name: file.name.clone(),
-            body: body.clone(),
-            size: file.size,
-            md5: file.md5,
+            item,
             kind: Kind::Original,
-            cache_control: options.cache_control.clone(),
-            content_addressed: false,
         });
     }
     if options.manifest && !file.adjustable {
@@ -466,43 +441,65 @@ async fn publish(
     let siblings = compress_outputs(&outputs, &options.compress, 1, &run.quiet).await?;
     outputs.extend(siblings);
     let parallel = outputs.len();
-    let done = send(run, outputs, parallel, "").await?;
+    let done = send(run, outputs, parallel, None).await?;
     if !file.adjustable {
         file.content = None;
     }
-    run.progress.step();
+    run.progress.file_done();
     Ok((file, done))
 }
 
 /// Compares `outputs` with the listing and uploads those that differ (unless dry-running), `jobs` at a time;
-/// `stage` names the progress bar's stage (none for the steps of one file's task).
+/// `stage` is the progress stage (none for the steps of one file's task).
 async fn send(
     run: &Run<'_>,
     outputs: Vec<Output>,
     jobs: usize,
-    stage: &'static str,
+    stage: Option<Stage>,
 ) -> Result<Tally, CollectError> {
-    let progress = if stage.is_empty() {
-        &run.quiet
-    } else {
-        run.progress
-    };
-    let names = outputs.iter().map(|o| o.name.clone()).collect();
-    let decided = plan::decide(outputs, &run.listing, run.target, jobs, &run.quiet).await?;
-    if !run.options.dry_run {
-        progress.stage(stage, decided.upload.len());
-        sync::upload(run.target, &decided.upload, jobs, progress).await?;
-    }
-    Ok(Tally {
-        bytes: decided.upload.iter().map(|o| o.size).sum(),
+    let names = outputs.iter().map(|o| o.item.name.clone()).collect();
+    let decided =
+        crate::transfer::decide(outputs, &run.listing, run.target, jobs, &run.quiet).await?;
+    let tally = Tally {
+        bytes: decided.upload.iter().map(|o| o.item.size).sum(),
         uploaded: decided
             .upload
             .iter()
-            .map(|o| (o.name.to_string(), o.kind))
+            .map(|o| (o.item.name.to_string(), o.kind))
             .collect(),
         unchanged: decided.unchanged.len(),
         names,
-    })
+    };
+    if !run.options.dry_run {
+        let progress = match stage {
+            Some(stage) => {
+                run.progress
+                    .stage(stage, decided.upload.len() as u64, tally.bytes);
+                run.progress
+            }
+            None => &run.quiet,
+        };
+        // Collected files are never a storage's: none can vanish.
+        crate::transfer::upload(
+            run.target,
+            decided.upload,
+            jobs,
+            false,
+            &run.budget,
+            progress,
+        )
+        .await?;
+    }
+    Ok(tally)
+}
+
+/// A file made in memory, with its hash.
+fn bytes_item(name: Name, bytes: Bytes, cache_control: Option<String>) -> Item {
+    let mut item = Item::new(name, Body::Bytes(Bytes::new()), bytes.len() as u64);
+    item.md5 = Some(Md5::of(&bytes));
+    item.body = Body::Bytes(bytes);
+    item.cache_control = cache_control;
+    item
 }
 
 /// Removes `names` after confirmation (none asked in a dry run), and reports them.
@@ -519,8 +516,8 @@ async fn remove(run: &Run<'_>, names: &[Name], report: &mut Report) -> Result<()
                 )));
             }
         }
-        run.progress.stage("deleting", names.len());
-        sync::delete(run.target, names, run.jobs, run.progress).await?;
+        run.progress.stage(Stage::Deleting, names.len() as u64, 0);
+        crate::transfer::delete(run.target, names, run.jobs, run.progress).await?;
     }
     report.deleted += names.len();
     report.removed.extend(names.iter().map(Name::to_string));
@@ -535,17 +532,16 @@ fn hashed_copy(file: &Collected, hashed: &str, body: Body) -> Result<Output, Col
         source: e,
     })?;
     let (size, md5) = match &body {
-        Body::Bytes(bytes) if file.adjustable => (bytes.len() as u64, md5_of(bytes)),
+        Body::Bytes(bytes) if file.adjustable => (bytes.len() as u64, Md5::of(bytes)),
         _ => (file.size, file.md5),
     };
+    let mut item = Item::new(name, body, size);
+    item.md5 = Some(md5);
+    item.cache_control = Some(IMMUTABLE.to_owned());
+    item.content_addressed = true;
     Ok(Output {
-        name,
-        body,
-        size,
-        md5,
+        item,
         kind: Kind::Hashed,
-        cache_control: Some(IMMUTABLE.to_owned()),
-        content_addressed: true,
     })
 }
 
@@ -574,12 +570,12 @@ async fn read_and_hash(file: SourceFile, post_process: bool) -> Result<Collected
                 name: file.name,
                 path: file.path,
                 size: bytes.len() as u64,
-                md5: md5_of(&bytes),
+                md5: Md5::of(&bytes),
                 content: Some(Bytes::from(bytes)),
                 adjustable: post_process,
             });
         }
-        let (size, md5) = hash_reader(&mut opened).map_err(read_error)?;
+        let (size, md5) = Md5::of_reader(&mut opened).map_err(read_error)?;
         Ok(Collected {
             name: file.name,
             path: file.path,
@@ -598,7 +594,7 @@ async fn compress_outputs(
     outputs: &[Output],
     kinds: &[Compression],
     jobs: usize,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Vec<Output>, CollectError> {
     if kinds.is_empty() {
         return Ok(Vec::new());
@@ -609,74 +605,74 @@ async fn compress_outputs(
     let candidates: Vec<&Output> = outputs
         .iter()
         .filter(|o| {
-            o.kind != Kind::Manifest && o.size > 0 && compress::worth_trying(o.name.as_str())
+            o.kind != Kind::Manifest
+                && o.item.size > 0
+                && compress::worth_trying(o.item.name.as_str())
         })
         .collect();
     // One job per distinct content and compression.
-    let mut work: Vec<(Digest16, Compression, Body)> = Vec::new();
+    let mut work: Vec<(Md5, Compression, Body)> = Vec::new();
     let mut planned = HashSet::new();
     for output in &candidates {
+        let md5 = content_md5(output);
         for &kind in &kinds {
-            if planned.insert((output.md5, kind)) {
-                work.push((output.md5, kind, output.body.clone()));
+            if planned.insert((md5, kind)) {
+                work.push((md5, kind, output.item.body.clone()));
             }
         }
     }
-    progress.stage("compressing", work.len());
+    progress.stage(Stage::Compressing, work.len() as u64, 0);
     let parallel = jobs.clamp(1, cores());
-    let done: Vec<((Digest16, Compression), Bytes)> =
+    let done: Vec<((Md5, Compression), Bytes)> =
         futures_util::stream::iter(work.into_iter().map(|(md5, kind, body)| async move {
             let compressed = tokio::task::spawn_blocking(move || match &body {
                 Body::File(path) => {
                     std::fs::File::open(path).and_then(|f| compress::compress(kind, f))
                 }
                 Body::Bytes(bytes) => compress::compress(kind, &bytes[..]),
+                Body::Stored(_) => Err(std::io::Error::other(
+                    "collected files are never stored ones",
+                )),
             })
             .await
             .map_err(|e| join_error("compression", e))?
             .map_err(|e| CollectError::Compress {
-                name: format!("content {}", sources::hex(&md5)),
+                name: format!("content {md5}"),
                 source: e,
             })?;
-            progress.step();
+            progress.file_done();
             Ok::<_, CollectError>(((md5, kind), Bytes::from(compressed)))
         }))
         .buffer_unordered(parallel)
         .try_collect()
         .await?;
-    let done: HashMap<(Digest16, Compression), Bytes> = done.into_iter().collect();
+    let done: HashMap<(Md5, Compression), Bytes> = done.into_iter().collect();
     let mut siblings = Vec::new();
     for output in candidates {
         for &kind in &kinds {
-            let Some(bytes) = done.get(&(output.md5, kind)) else {
+            let Some(bytes) = done.get(&(content_md5(output), kind)) else {
                 continue;
             };
-            if !compress::pays(output.size, bytes.len() as u64) {
+            if !compress::pays(output.item.size, bytes.len() as u64) {
                 continue;
             }
-            let name = Name::new(format!("{}{}", output.name, kind.suffix())).map_err(|e| {
-                CollectError::InvalidHashedName {
-                    name: output.name.to_string(),
-                    source: e,
-                }
-            })?;
+            let name =
+                Name::new(format!("{}{}", output.item.name, kind.suffix())).map_err(|e| {
+                    CollectError::InvalidHashedName {
+                        name: output.item.name.to_string(),
+                        source: e,
+                    }
+                })?;
             siblings.push(Output {
-                name,
-                md5: md5_of(bytes),
-                size: bytes.len() as u64,
-                body: Body::Bytes(bytes.clone()),
+                item: bytes_item(name, bytes.clone(), output.item.cache_control.clone()),
                 kind: output.kind,
-                cache_control: output.cache_control.clone(),
-                content_addressed: false,
             });
         }
     }
     Ok(siblings)
 }
 
-fn join_error(what: &str, e: tokio::task::JoinError) -> CollectError {
-    CollectError::Read {
-        path: PathBuf::from(what),
-        source: std::io::Error::other(e),
-    }
+/// The MD5 of an output's content, which collected outputs always know.
+fn content_md5(output: &Output) -> Md5 {
+    output.item.md5.unwrap_or_default()
 }

@@ -21,7 +21,7 @@ use super::pyurl::{
     join, joined_last_segment, normpath, py_strip, quote_path, split, splitext, unquote, urldefrag,
     urlsplit, urlunsplit,
 };
-use super::sources::{Digest16, hex, md5_of};
+use storages_core::Md5;
 
 /// Python's `\s` as a character class (Rust's `\s` leaves out U+001C..U+001F).
 const PY_SPACE: &str = r"[\t\n\x0B\x0C\r\x1C-\x1F \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]";
@@ -108,7 +108,7 @@ pub(crate) struct FileInput<'a> {
     /// The collected name.
     pub name: &'a str,
     /// The MD5 of its original content.
-    pub md5: Digest16,
+    pub md5: Md5,
     /// Its original text, for CSS and JS files.
     pub text: Option<&'a str>,
 }
@@ -149,12 +149,12 @@ fn hashed_name(name: &str, hash12: &str) -> String {
     urlunsplit(&parsed)
 }
 
-fn hash12(md5: &Digest16) -> String {
-    hex(md5)[..12].to_owned()
+fn hash12(md5: &Md5) -> String {
+    md5.to_string()[..12].to_owned()
 }
 
 /// The hashed name of a file published as it is (not post-processed): its name with its content's hash.
-pub(crate) fn hashed_name_of(name: &str, md5: &Digest16) -> String {
+pub(crate) fn hashed_name_of(name: &str, md5: &Md5) -> String {
     hashed_name(name, &hash12(md5))
 }
 
@@ -373,7 +373,7 @@ pub(crate) fn post_process(
                 let mut deps = Vec::new();
                 let mut missing = Vec::new();
                 let content = resolver.rewrite(i, &mut deps, &mut missing);
-                let hashed = hashed_name(files[i].name, &hash12(&md5_of(content.as_bytes())));
+                let hashed = hashed_name(files[i].name, &hash12(&Md5::of(content.as_bytes())));
                 (i, content, hashed, deps, missing)
             });
             // Settled only if every file it looked up was settled before this level (the order may be incomplete
@@ -552,7 +552,7 @@ mod tests {
             .iter()
             .map(|(name, content)| FileInput {
                 name,
-                md5: md5_of(content.as_bytes()),
+                md5: Md5::of(content.as_bytes()),
                 text: is_adjustable(name).then_some(*content),
             })
             .collect();
@@ -602,7 +602,7 @@ mod tests {
             true,
         )
         .unwrap();
-        let png = hashed_name("a.png", &hash12(&md5_of(b"png")));
+        let png = hashed_name("a.png", &hash12(&Md5::of(b"png")));
         let x = done.rewritten[2].as_deref().unwrap();
         assert_eq!(x, format!("y{{z:url(\"/static/img/{png}?#iefix\")}}"));
         let app = done.rewritten[1].as_deref().unwrap();
@@ -615,7 +615,7 @@ mod tests {
         );
         assert_eq!(
             done.hashed[1],
-            hashed_name("css/app.css", &hash12(&md5_of(app.as_bytes())))
+            hashed_name("css/app.css", &hash12(&Md5::of(app.as_bytes())))
         );
     }
 

@@ -1,5 +1,4 @@
-//! What a collection did (or, in a dry run, would do), its one-line summary, and the progress bar shown on a
-//! terminal.
+//! What a collection did (or, in a dry run, would do), and its one-line summary.
 
 use std::fmt;
 use std::io::Write;
@@ -85,52 +84,6 @@ impl fmt::Display for Report {
             f.write_str(" (dry run: nothing was changed)")?;
         }
         Ok(())
-    }
-}
-
-/// A progress bar on standard error, or nothing.
-#[derive(Debug)]
-pub(crate) struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    /// A bar when `show` (the caller checks for a terminal), else a no-op.
-    pub fn new(show: bool) -> Self {
-        let bar = show.then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            let style = indicatif::ProgressStyle::with_template(
-                "{msg:>10} [{bar:40}] {pos}/{len} ({elapsed})",
-            )
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar
-        });
-        Self { bar }
-    }
-
-    /// Starts a stage of `len` steps.
-    pub fn stage(&self, message: &'static str, len: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(message);
-            bar.set_length(len as u64);
-            bar.set_position(0);
-        }
-    }
-
-    /// One step done.
-    pub fn step(&self) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
-    }
-
-    /// Removes the bar.
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
     }
 }
 

@@ -1,11 +1,10 @@
 //! Source directories: finding the files to collect as Django's `FileSystemFinder` does, and hashing them.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use md5::{Digest, Md5};
 use storages_core::Name;
 
 use super::error::CollectError;
@@ -200,57 +199,6 @@ fn walk(
     Ok(())
 }
 
-/// An MD5 digest.
-pub(crate) type Digest16 = [u8; 16];
-
-/// Lower-case hex of `digest`.
-pub(crate) fn hex(digest: &Digest16) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The MD5 of `bytes`.
-pub(crate) fn md5_of(bytes: &[u8]) -> Digest16 {
-    Md5::digest(bytes).into()
-}
-
-/// The size and MD5 of a stored file's byte stream, hashed chunk by chunk as it arrives.
-pub(crate) async fn hash_stream(
-    mut stream: storages_core::ByteStream<'_>,
-) -> io::Result<(u64, Digest16)> {
-    use futures_util::TryStreamExt;
-    let mut hasher = Md5::new();
-    let mut size = 0u64;
-    while let Some(chunk) = stream.try_next().await? {
-        hasher.update(&chunk);
-        size += chunk.len() as u64;
-    }
-    Ok((size, hasher.finalize().into()))
-}
-
-/// The size and MD5 of what `reader` yields, read in chunks (never whole) into a buffer each blocking thread keeps.
-/// Blocking.
-pub(crate) fn hash_reader(reader: &mut impl Read) -> io::Result<(u64, Digest16)> {
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
-    }
-    let mut hasher = Md5::new();
-    let mut size = 0u64;
-    BUFFER.with_borrow_mut(|buf| {
-        loop {
-            match reader.read(buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                    size += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    })?;
-    Ok((size, hasher.finalize().into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,9 +229,10 @@ mod tests {
         assert_eq!(names, ["a.png", "b.css", "a/z.js"]);
         assert!(dups.is_empty());
         let (size, digest) =
-            hash_reader(&mut fs::File::open(dir.path().join("a.png")).unwrap()).unwrap();
+            storages_core::Md5::of_reader(&mut fs::File::open(dir.path().join("a.png")).unwrap())
+                .unwrap();
         assert_eq!(
-            (size, hex(&digest).as_str()),
+            (size, digest.to_string().as_str()),
             (1, "9dd4e461268c8034f5c8564e155c67a6")
         );
     }

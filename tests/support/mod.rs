@@ -23,6 +23,39 @@ pub fn storages_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_storages"))
 }
 
+/// Runs `storages ARGS` with none of the storage variables of the environment running the tests.
+pub fn storages(args: &[&str]) -> std::process::Output {
+    Command::new(storages_bin())
+        .args(args)
+        .env_remove("STORAGES_CONFIG")
+        .env_remove("STORAGES_MEDIA_URL")
+        .env_remove("STORAGES_STATIC_URL")
+        .output()
+        .expect("run storages")
+}
+
+/// A command's standard output, as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's standard error, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a command's exit code, showing what it printed otherwise.
+#[track_caller]
+pub fn assert_exit(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
 /// An example program of this package, built on first use with the same profile as the tests.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -65,26 +98,48 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     found
 }
 
-/// Waits (up to 2 s) until a file appears below `dir` and checks that it is one temporary file, as a streaming
-/// upload writes.
-pub async fn expect_one_temporary_file(dir: &Path) {
-    let mut found = Vec::new();
+/// The files process `pid` holds open below `dir` as a writer of a save does: a named temporary file
+/// (`.storages-tmp.*`), or an anonymous one (`O_TMPFILE`, which `/proc` shows as `dir/#inode (deleted)`).
+pub fn files_being_written(pid: u32, dir: &Path) -> Vec<String> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&dir))
+        .map(|target| target.display().to_string())
+        .filter(|t| t.ends_with(" (deleted)") || t.contains("/.storages-tmp."))
+        .collect()
+}
+
+/// Waits (up to 2 s) until process `pid` writes one file below `dir`, as a streaming upload does, and checks that
+/// nothing below `dir` is visible as stored meanwhile (at most the writer's own named temporary file).
+pub async fn expect_one_file_being_written(pid: u32, dir: &Path) {
+    let mut writing = Vec::new();
     for _ in 0..200 {
-        found = files_under(dir);
-        if !found.is_empty() {
+        writing = files_being_written(pid, dir);
+        if !writing.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let temporary = |f: &String| {
-        f.rsplit('/')
-            .next()
-            .is_some_and(|n| n.starts_with(".storages-tmp."))
-    };
-    assert!(
-        found.len() == 1 && found.iter().all(temporary),
-        "expected one temporary file being written below {}: {found:?}",
+    assert_eq!(
+        writing.len(),
+        1,
+        "expected one file being written below {}: {writing:?}",
         dir.display()
+    );
+    let visible: Vec<String> = files_under(dir)
+        .into_iter()
+        .filter(|f| {
+            !f.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(".storages-tmp."))
+        })
+        .collect();
+    assert!(
+        visible.is_empty(),
+        "an unfinished upload is visible: {visible:?}"
     );
 }
 

@@ -8,6 +8,7 @@ mod config;
 mod content;
 mod error;
 mod ext;
+mod hash;
 mod http_url;
 mod memory;
 mod metadata;
@@ -28,6 +29,7 @@ pub use crate::config::{
 pub use crate::content::{ByteStream, CHUNK_SIZE, Content, guess_content_type};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::ext::{SaveOptions, StorageExt};
+pub use crate::hash::{Md5, Md5Hasher};
 pub use crate::http_url::{check_http_url, endpoint_origin, parse_endpoint};
 pub use crate::memory::MemoryStorage;
 pub use crate::metadata::Metadata;

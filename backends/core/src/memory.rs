@@ -1,4 +1,5 @@
-//! `memory://`: files in a map, for tests and single-process tools.
+//! `memory://`: files in a map, for tests and single-process tools. Each keeps its content type, its
+//! `Cache-Control` and the MD5 of its content, computed when it is stored.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -12,8 +13,8 @@ use futures_util::TryStreamExt;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::{
-    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name,
-    PutMode, Result, Storage,
+    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Md5, Metadata,
+    Name, PutMode, Result, Storage,
 };
 
 /// A storage held in this process's memory. Writes are atomic and create-only is exact; everything is lost when
@@ -105,6 +106,10 @@ impl Storage for MemoryStorage {
 
     async fn put(&self, name: &Name, content: Content<'_>, mode: PutMode) -> Result<Metadata> {
         let content_type = content.content_type_for(name);
+        let cache_control = content
+            .cache_control()
+            .or(self.options.cache_control.as_deref())
+            .map(str::to_owned);
         let data = match content.as_bytes() {
             Some(b) => b.clone(),
             None => {
@@ -124,6 +129,8 @@ impl Storage for MemoryStorage {
                 buf.freeze()
             }
         };
+        // Hashed before the lock is taken: the map is never held while a large file is read.
+        let md5 = Md5::of(&data);
         let version = self.versions.fetch_add(1, Ordering::Relaxed);
         let mut files = self
             .files
@@ -154,6 +161,8 @@ impl Storage for MemoryStorage {
             modified: Some(SystemTime::now()),
             etag: Some(format!("\"m{version:x}-{:x}\"", data.len())),
             content_type: Some(content_type),
+            cache_control,
+            content_md5: Some(md5),
         };
         files.insert(
             final_name,

@@ -319,6 +319,9 @@ pub(crate) fn metadata_of(name: Name, stat: &Statx) -> Metadata {
             stat.stx_ino, stat.stx_size
         )),
         content_type: Some(storages_core::guess_content_type(&name)),
+        // A file system keeps neither: the content is read when its hash is needed.
+        cache_control: None,
+        content_md5: None,
         size: stat.stx_size,
         modified: Some(modified),
         name,

@@ -1,4 +1,5 @@
-//! Requests object_store does not make: create a bucket, set its policy, list and abort multipart uploads by key.
+//! Requests object_store does not make: create a bucket, set its policy, list and abort multipart uploads by key,
+//! replace an object's metadata.
 //! Signed with the same credentials and SigV4 code as every other request.
 
 use bytes::Bytes;
@@ -41,18 +42,56 @@ pub(crate) async fn object_request(
     key: &str,
     query: &[(&str, &str)],
 ) -> Result<Answer> {
-    // Each segment encoded as SigV4 wants it for S3: the signature covers the path exactly as sent.
-    let path: Vec<String> = key
-        .split('/')
-        .map(|segment| utf8_percent_encode(segment, UNRESERVED).to_string())
-        .collect();
     let url = format!(
         "{}/{}?{}",
         config.bucket_url(None),
-        path.join("/"),
+        encoded_key(key),
         query_string(query)
     );
     signed_request(store, http, config, method, &url, Bytes::new()).await
+}
+
+/// Replaces the metadata of the object `key` (the full key, prefix included) with `headers` (content type,
+/// `Cache-Control`, `x-amz-meta-*`) by copying it onto itself, server-side, provided its ETag is still `etag`:
+/// S3 sets an object's metadata when the object is created and never changes it in place.
+pub(crate) async fn replace_metadata(
+    store: &AmazonS3,
+    http: &reqwest::Client,
+    config: &S3Config,
+    key: &str,
+    etag: &str,
+    headers: &[(&str, &str)],
+) -> Result<Answer> {
+    let path = encoded_key(key);
+    let url = format!("{}/{path}", config.bucket_url(None));
+    let source = format!(
+        "/{}/{path}",
+        utf8_percent_encode(&config.bucket, UNRESERVED)
+    );
+    let mut all = vec![
+        ("x-amz-copy-source", source.as_str()),
+        ("x-amz-copy-source-if-match", etag),
+        ("x-amz-metadata-directive", "REPLACE"),
+    ];
+    all.extend_from_slice(headers);
+    signed_request_with(
+        store,
+        http,
+        config,
+        http::Method::PUT,
+        &url,
+        &all,
+        Bytes::new(),
+    )
+    .await
+}
+
+/// Each segment of `key` encoded as SigV4 wants it for S3: the signature covers the path exactly as sent.
+fn encoded_key(key: &str) -> String {
+    key.split('/')
+        .map(|segment| utf8_percent_encode(segment, UNRESERVED).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// `key=value&...` with every byte but the unreserved ones percent-encoded, as SigV4 canonicalises them.
@@ -85,6 +124,19 @@ async fn signed_request(
     url: &str,
     body: Bytes,
 ) -> Result<Answer> {
+    signed_request_with(store, http, config, method, url, &[], body).await
+}
+
+/// A signed request with `headers` (signed too).
+async fn signed_request_with(
+    store: &AmazonS3,
+    http: &reqwest::Client,
+    config: &S3Config,
+    method: http::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Answer> {
     let fail = |what: String| Error::Backend {
         backend: "s3",
         message: what,
@@ -96,7 +148,11 @@ async fn signed_request(
             config.bucket
         ))
     })?;
-    let mut request = http::Request::builder()
+    let mut request = headers
+        .iter()
+        .fold(http::Request::builder(), |request, (name, value)| {
+            request.header(*name, *value)
+        })
         .method(method.clone())
         .uri(url)
         .body(HttpRequestBody::from(body.clone()))

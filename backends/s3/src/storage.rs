@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use futures_util::stream::{BoxStream, StreamExt};
 use http::{HeaderValue, Method, header};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
@@ -18,12 +19,14 @@ use object_store::{
 use storages_core::naming::{TEMP_PREFIX, is_temp};
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, ConfigError, Content, DirectUpload, Error, GetResult,
-    Listing, Metadata, Name, NameError, NameErrorKind, PutMode, Result, Storage, UrlOptions,
-    parse_header_value, public_url,
+    Listing, Md5, Md5Hasher, Metadata, Name, NameError, NameErrorKind, PutMode, Result, Storage,
+    UrlOptions, parse_header_value, public_url,
 };
 use tokio::sync::OnceCell;
 
-use crate::admin::{bucket_request, create_bucket_body, public_read_policy, short};
+use crate::admin::{
+    bucket_request, create_bucket_body, public_read_policy, replace_metadata, short,
+};
 use crate::checks::check_client_values;
 use crate::config::{ConditionalPut, MAX_PRESIGN, S3Config};
 use crate::locks::NameLocks;
@@ -35,7 +38,17 @@ struct Written {
     name: Name,
     size: u64,
     etag: Option<String>,
+    /// The MD5 of what was sent (`None` only if it could not be known).
+    md5: Option<Md5>,
 }
+
+/// The user metadata key (`x-amz-meta-md5chksum`) holding the base64 MD5 of an object's content, written with every
+/// object, so that multipart objects (whose ETag is no MD5) compare by content too. rclone's key and encoding:
+/// each tool reads what the other wrote.
+pub(crate) const MD5_RECORD: &str = "md5chksum";
+
+/// CopyObject's limit: larger objects cannot get their MD5 record by a copy onto themselves.
+const COPY_LIMIT: u64 = 5 << 30;
 
 /// Aborts in flight at once when cleaning incomplete uploads.
 const CLEAN_CONCURRENCY: usize = 8;
@@ -158,15 +171,25 @@ impl S3Storage {
         (!is_temp(name.file_name())).then_some(name)
     }
 
+    /// Our metadata from the server's. A listing has no attributes: there the MD5 is known only from a
+    /// single-part object's ETag; `stat` and `get` also read the MD5 record (preferred: it is written from the
+    /// bytes sent, where a bucket's encryption can make the ETag something else).
     fn metadata(&self, name: Name, meta: &ObjectMeta, attributes: Option<&Attributes>) -> Metadata {
+        let attribute = |key: &Attribute| {
+            attributes
+                .and_then(|a| a.get(key))
+                .map(|v| v.as_ref().to_owned())
+        };
+        let recorded = attribute(&Attribute::Metadata(MD5_RECORD.into()))
+            .and_then(|value| md5_from_record(&value));
         Metadata {
             name,
             size: meta.size,
             modified: Some(SystemTime::from(meta.last_modified)),
+            content_md5: recorded.or_else(|| meta.e_tag.as_deref().and_then(Md5::from_etag)),
             etag: meta.e_tag.clone(),
-            content_type: attributes
-                .and_then(|a| a.get(&Attribute::ContentType))
-                .map(|v| v.as_ref().to_owned()),
+            content_type: attribute(&Attribute::ContentType),
+            cache_control: attribute(&Attribute::CacheControl),
         }
     }
 
@@ -386,17 +409,17 @@ impl S3Storage {
                     name: name.clone(),
                     size,
                     etag: done.e_tag,
+                    md5: recorded_md5(attributes),
                 })
             }
             Head::Partial(first, rest) => {
-                let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(
-                    first.content_length() as u64,
-                ));
-                let counter = Arc::clone(&sent);
+                // Hashed as the parts are cut, in order: the MD5 is known when the upload completes.
+                let hasher = Arc::new(std::sync::Mutex::new(hash_payload(&first)));
+                let hashing = Arc::clone(&hasher);
                 let rest = rest
                     .inspect(move |chunk| {
                         if let Ok(c) = chunk {
-                            counter.fetch_add(c.len() as u64, Ordering::Relaxed);
+                            lock(&hashing).update(c);
                         }
                     })
                     .boxed();
@@ -415,12 +438,66 @@ impl S3Storage {
                 let done = multipart(plan, first, rest)
                     .await
                     .map_err(|failed| self.upload_error(name, failed))?;
+                let hasher = std::mem::take(&mut *lock(&hasher));
+                let (size, md5) = (hasher.len(), hasher.finish());
+                let etag = self
+                    .record_md5(&path, size, done.e_tag, md5, attributes)
+                    .await;
                 Ok(Written {
                     name: name.clone(),
-                    size: sent.load(Ordering::Relaxed),
-                    etag: done.e_tag,
+                    size,
+                    etag,
+                    md5: Some(md5),
                 })
             }
+        }
+    }
+
+    /// Gives a completed multipart object its MD5 record, which could not be sent when the upload began (the
+    /// content had not been read yet): a server-side copy onto itself with the object's attributes and the record,
+    /// made only while the object still has the ETag the upload got, so a concurrent write is never given our
+    /// hash. The upload is stored either way: when the copy fails (or the object is over CopyObject's 5 GiB), it
+    /// stays without a record, and a comparison by content reads it or sends it again. Returns the object's ETag
+    /// afterwards.
+    async fn record_md5(
+        &self,
+        path: &Path,
+        size: u64,
+        etag: Option<String>,
+        md5: Md5,
+        attributes: &Attributes,
+    ) -> Option<String> {
+        let uploaded = etag.clone()?;
+        if size > COPY_LIMIT {
+            return etag;
+        }
+        let record = md5_record(md5);
+        let key = format!("x-amz-meta-{MD5_RECORD}");
+        let mut headers: Vec<(&str, &str)> = vec![(key.as_str(), record.as_str())];
+        for (key, value) in attributes {
+            match key {
+                Attribute::ContentType => headers.push(("content-type", value.as_ref())),
+                Attribute::CacheControl => headers.push(("cache-control", value.as_ref())),
+                _ => {}
+            }
+        }
+        let answer = replace_metadata(
+            &self.store,
+            &self.http,
+            &self.config,
+            path.as_ref(),
+            &uploaded,
+            &headers,
+        )
+        .await;
+        match answer {
+            // A copy can fail after its 200 has been sent: the body then holds an <Error>.
+            Ok(answer)
+                if (200..300).contains(&answer.status) && !answer.body.contains("<Error>") =>
+            {
+                copied_etag(&answer.body).or(etag)
+            }
+            _ => etag,
         }
     }
 
@@ -471,6 +548,7 @@ impl S3Storage {
                         name: candidate,
                         size,
                         etag: done.e_tag,
+                        md5: recorded_md5(attributes),
                     });
                 }
                 Err(
@@ -481,6 +559,50 @@ impl S3Storage {
             }
         }
     }
+}
+
+/// The MD5 of a payload read whole, and the hasher to go on with.
+fn hash_payload(payload: &PutPayload) -> Md5Hasher {
+    let mut hasher = Md5Hasher::new();
+    for chunk in payload {
+        hasher.update(chunk);
+    }
+    hasher
+}
+
+fn lock(hasher: &std::sync::Mutex<Md5Hasher>) -> std::sync::MutexGuard<'_, Md5Hasher> {
+    // A panic while hashing leaves a hasher of no use, and the upload it belongs to fails anyway.
+    hasher
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The MD5 record's value: base64 of the 16 bytes, as rclone writes it.
+fn md5_record(md5: Md5) -> String {
+    base64::engine::general_purpose::STANDARD.encode(md5.as_bytes())
+}
+
+fn md5_from_record(value: &str) -> Option<Md5> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    Some(Md5::from_bytes(bytes.try_into().ok()?))
+}
+
+/// The MD5 record among the attributes a write sends.
+fn recorded_md5(attributes: &Attributes) -> Option<Md5> {
+    md5_from_record(
+        attributes
+            .get(&Attribute::Metadata(MD5_RECORD.into()))?
+            .as_ref(),
+    )
+}
+
+/// The ETag in a CopyObject answer (`<CopyObjectResult><ETag>"..."</ETag>...`).
+fn copied_etag(body: &str) -> Option<String> {
+    let start = body.find("<ETag>")? + "<ETag>".len();
+    let end = start + body[start..].find("</ETag>")?;
+    Some(body[start..end].replace("&quot;", "\""))
 }
 
 fn builder(config: &S3Config, endpoint: Option<&str>) -> AmazonS3Builder {
@@ -570,7 +692,10 @@ impl Storage for S3Storage {
         }
         self.ready().await?;
         let content_type = content.content_type_for(name);
-        let attributes = self.attributes(content_type.clone(), content.cache_control())?;
+        let mut attributes = self.attributes(content_type.clone(), content.cache_control())?;
+        let cache_control = attributes
+            .get(&Attribute::CacheControl)
+            .map(|v| v.as_ref().to_owned());
         let part_size = self.config.part_size;
         let head = match content.as_bytes() {
             Some(bytes) if bytes.len() <= part_size => Head::Whole(PutPayload::from(bytes.clone())),
@@ -584,6 +709,13 @@ impl Storage for S3Storage {
                     .map_err(|e| Error::io("read the content for", name.as_str(), e))?
             }
         };
+        if let Head::Whole(payload) = &head {
+            // All of it is here before the request: its MD5 goes with it.
+            attributes.insert(
+                Attribute::Metadata(MD5_RECORD.into()),
+                md5_record(hash_payload(payload).finish()).into(),
+            );
+        }
         let written = match mode {
             PutMode::Overwrite => self.write(name, head, &attributes).await?,
             PutMode::Create => {
@@ -617,6 +749,8 @@ impl Storage for S3Storage {
             modified: Some(SystemTime::now()),
             etag: written.etag,
             content_type: Some(content_type),
+            cache_control,
+            content_md5: written.md5,
         })
     }
 
