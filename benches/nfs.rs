@@ -17,14 +17,14 @@
 //! 32 tasks taking the next index from a shared counter, then opened and read fully by 32 tasks. Every root
 //! exists and is empty before its round; creating the 100 subdirectories is part of the timed saves.
 //!
-//! Each measurement runs three times, the sides taking turns at going first, and each side's best round is
-//! printed (other work on a shared machine only ever adds time). A big file is deleted, untimed, as soon as it is
+//! Each measurement runs three times, the sides taking turns at going first, and each side's median round is
+//! printed, the rounds paired in time. A big file is deleted, untimed, as soon as it is
 //! measured; the small files stay until the end (see `benches/local.rs` on ext4's reuse of freed inodes).
 //! Ratios are `nfs://`'s throughput over `file://`'s: 1.00x costs nothing, 0.50x takes twice as long.
 //! `STORAGES_BENCH_VERBOSE=1` prints every round to stderr as well.
 
 mod common;
-use common::{BenchError, BenchResult, best, concurrently, expect_size, peak_rss_kib, verbose};
+use common::{BenchError, BenchResult, concurrently, expect_size, median, peak_rss_kib, verbose};
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -192,7 +192,7 @@ fn main() -> BenchResult<()> {
     let fstype = storages::nfs::mountinfo::read_mount_of(&tmp.path().canonicalize()?)?
         .map_or_else(|| "unknown".to_owned(), |m| m.fstype);
     println!(
-        "nfs:// vs file:// on the same disk ({fstype}), best of {} round(s), order rotating, in {}",
+        "nfs:// vs file:// on the same disk ({fstype}), median of {} round(s), order rotating, in {}",
         scale.rounds,
         tmp.path().display()
     );
@@ -254,7 +254,7 @@ fn big(scale: Scale, layout: &Layout) -> BenchResult<()> {
             peaks[side as usize] = peaks[side as usize].max(run.peak_rss_kib);
         }
     }
-    let [file, nfs, nosync] = times.map(best);
+    let [file, nfs, nosync] = times.map(median);
     let mb_per_s = |t: Duration| scale.big_bytes as f64 / t.as_secs_f64() / 1e6;
     println!(
         "big save {:>4} MiB  file:// {:>6.0} MB/s   nfs:// {:>6.0} MB/s  ratio {:.2}x   nfs:// fsync=false {:>6.0} MB/s  ratio {:.2}x",
@@ -352,7 +352,7 @@ async fn small(scale: Scale, layout: &Layout) -> BenchResult<()> {
     let line = |what: &str, of: fn(&SmallRun) -> Duration| {
         let [file, nfs, nosync] = runs
             .each_ref()
-            .map(|side| best(side.iter().map(of).collect()));
+            .map(|side| median(side.iter().map(of).collect()));
         println!(
             "{what:<18} file:// {:>6.0} files/s  nfs:// {:>6.0} files/s  ratio {:.2}x   nfs:// fsync=false {:>6.0} files/s  ratio {:.2}x",
             files / file.as_secs_f64(),

@@ -23,10 +23,10 @@
 //!   presigned (`presign=3600`); neither makes a request.
 //!
 //! Every measurement runs several rounds, the sides rotating which goes first; the figures printed are each side's
-//! best round, as other work on a shared machine only ever adds time. Objects are deleted (untimed) after each part.
+//! median round, the rounds paired in time. Objects are deleted (untimed) after each part.
 
 mod common;
-use common::{BenchResult, CONCURRENCY, best, concurrently, expect_size, peak_rss_kib};
+use common::{BenchResult, CONCURRENCY, concurrently, expect_size, median, peak_rss_kib};
 
 use std::io;
 use std::process::Command;
@@ -94,7 +94,7 @@ fn main() -> BenchResult<()> {
         .collect();
     let url = garage.settings_url(&format!("bench-{suffix}"));
     println!(
-        "storages-s3 vs object_store 0.14 on Garage at {} (no conditional PUT), best round of each side, \
+        "storages-s3 vs object_store 0.14 on Garage at {} (no conditional PUT), median round of each side, \
          order rotating",
         garage.endpoint()
     );
@@ -200,10 +200,10 @@ async fn small(scale: Scale, url: &str, garage: u32) -> BenchResult<()> {
         return Err(format!("deleted {deleted} small objects, expected {expected}").into());
     }
 
-    let [create, overwrite, raw] = times.map(best);
+    let [create, overwrite, raw] = times.map(median);
     let rate = |t: Duration| scale.small_files as f64 / t.as_secs_f64();
     println!(
-        "small saves  {} x {} KiB, {CONCURRENCY} at a time, best of {} round(s):",
+        "small saves  {} x {} KiB, {CONCURRENCY} at a time, median of {} round(s):",
         scale.small_files,
         SMALL_SIZE / 1024,
         scale.small_rounds
@@ -341,11 +341,11 @@ fn big(scale: Scale, url: &str, runtime: &tokio::runtime::Runtime) -> BenchResul
             peaks[side as usize] = peaks[side as usize].max(run.peak_rss_kib);
         }
     }
-    let [ours, theirs] = times.map(best);
+    let [ours, theirs] = times.map(median);
     let mb_per_s = |t: Duration| scale.big_bytes as f64 / t.as_secs_f64() / 1e6;
     let config = cleaner.config();
     println!(
-        "big save     {} MiB as {} MiB chunks, parts of {} MiB, {} in flight, best of {} round(s):",
+        "big save     {} MiB as {} MiB chunks, parts of {} MiB, {} in flight, median of {} round(s):",
         scale.big_bytes >> 20,
         BIG_CHUNK >> 20,
         config.part_size >> 20,
@@ -504,9 +504,9 @@ async fn urls(scale: Scale, url: &str) -> BenchResult<()> {
         }
     }
     let per_call = |t: Duration| t.as_nanos() as f64 / scale.url_calls as f64;
-    let [public, signed] = times.map(best);
+    let [public, signed] = times.map(median);
     println!(
-        "url()        {} calls, best of {} round(s): public (base_url) {:.0} ns/call (aim < 1,000 ns)   \
+        "url()        {} calls, median of {} round(s): public (base_url) {:.0} ns/call (aim < 1,000 ns)   \
          presigned (presign=3600) {:.0} ns/call (aim < 20,000 ns)",
         scale.url_calls,
         scale.url_rounds,

@@ -175,6 +175,19 @@ impl Storage for MirrorStorage {
         Ok(meta)
     }
 
+    /// Copies on the primary (its own way), then repeats the copy's bytes under the same name on each mirror; a
+    /// failed mirror fails the copy (the primary's new name cannot be taken back: `sync` repairs it).
+    async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
+        let meta = self.primary.storage.copy_within(from, to).await?;
+        for mirror in &self.mirrors {
+            let cache_control = meta.cache_control.clone();
+            if let Err(e) = self.repeat(mirror, &meta, cache_control.as_deref()).await {
+                return Err(self.mirror_failed(mirror, &meta.name, false, e));
+            }
+        }
+        Ok(meta)
+    }
+
     async fn get(&self, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
         self.primary.storage.get(name, range).await
     }

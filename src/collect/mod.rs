@@ -55,7 +55,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use storages_core::{CHUNK_SIZE, Md5, Metadata, Name, Storage};
+use storages_core::{Md5, Metadata, Name, Storage};
 
 pub use self::compress::Compression;
 pub use self::error::{CollectError, MissingReference};
@@ -439,9 +439,24 @@ async fn publish(
         outputs.push(hashed_copy(&file, &hashed, body)?);
     }
     let siblings = compress_outputs(&outputs, &options.compress, 1, &run.quiet).await?;
+    // On a filesystem the hashed copy is the original's bytes under a second name: a hard link to it, stored after
+    // it (a filesystem keeps no per-file Cache-Control, so the copy loses nothing). Elsewhere it is sent: an
+    // object store keeps the copy's own Cache-Control (immutable), which a server-side copy would not set.
+    let mut first = Vec::new();
+    if !options.keep_only_hashed && run.target.capabilities().local_paths {
+        for output in &mut outputs {
+            if output.kind == Kind::Hashed {
+                output.item.body = Body::Copy(file.name.clone());
+            }
+        }
+        let (originals, rest): (Vec<Output>, Vec<Output>) =
+            outputs.into_iter().partition(|o| o.kind == Kind::Original);
+        (first, outputs) = (originals, rest);
+    }
     outputs.extend(siblings);
+    let mut done = send(run, first, 1, None).await?;
     let parallel = outputs.len();
-    let done = send(run, outputs, parallel, None).await?;
+    done.add(send(run, outputs, parallel, None).await?);
     if !file.adjustable {
         file.content = None;
     }
@@ -545,9 +560,14 @@ fn hashed_copy(file: &Collected, hashed: &str, body: Body) -> Result<Output, Col
     })
 }
 
+/// Source files up to this size are read in one piece and published from memory: one open and one read serve both
+/// the hash and the copy. A collection holds at most `jobs` of them at once (4 MiB with the default jobs on two
+/// cores; S3's 32 jobs share the transfer engine's memory budget). Larger files are hashed as they stream, then
+/// streamed again when sent.
+const READ_WHOLE: u64 = 1 << 20;
+
 /// Reads and hashes `file` on a blocking thread: in one piece when it is CSS/JS to post-process (text the tool
-/// rewrites, read whole as Django does) or no larger than one chunk (what streaming it would hold anyway), streamed
-/// through the hash otherwise.
+/// rewrites, read whole as Django does) or no larger than [`READ_WHOLE`], streamed through the hash otherwise.
 async fn read_and_hash(file: SourceFile, post_process: bool) -> Result<Collected, CollectError> {
     let path = file.path.clone();
     tokio::task::spawn_blocking(move || {
@@ -557,9 +577,11 @@ async fn read_and_hash(file: SourceFile, post_process: bool) -> Result<Collected
         };
         let mut opened = std::fs::File::open(&file.path).map_err(read_error)?;
         let len = opened.metadata().map_err(read_error)?.len();
-        if post_process || len <= CHUNK_SIZE as u64 {
-            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
-            std::io::Read::read_to_end(&mut opened, &mut bytes).map_err(read_error)?;
+        if post_process || len <= READ_WHOLE {
+            // Exactly the size just read: one read call, no probing for more (a file changed meanwhile fails,
+            // or is collected as it was when stat-ed).
+            let mut bytes = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+            std::io::Read::read_exact(&mut opened, &mut bytes).map_err(read_error)?;
             if post_process && std::str::from_utf8(&bytes).is_err() {
                 return Err(CollectError::NotText {
                     name: file.name.to_string(),
@@ -630,8 +652,8 @@ async fn compress_outputs(
                     std::fs::File::open(path).and_then(|f| compress::compress(kind, f))
                 }
                 Body::Bytes(bytes) => compress::compress(kind, &bytes[..]),
-                Body::Stored(_) => Err(std::io::Error::other(
-                    "collected files are never stored ones",
+                Body::Stored(_) | Body::Copy(_) => Err(std::io::Error::other(
+                    "collected files are compressed before they become copies, and are never stored ones",
                 )),
             })
             .await

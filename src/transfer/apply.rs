@@ -89,6 +89,15 @@ pub(crate) async fn upload<T: Planned>(
     Ok(done)
 }
 
+/// `Body::Copy` is handled before content is made of a body.
+fn unreachable_copy(name: &Name) -> Result<(Content<'static>, Option<String>, Option<String>)> {
+    Err(storages_core::Error::Backend {
+        backend: "transfer",
+        message: format!("`{name}` is a copy within the target, not content to send"),
+        source: None,
+    })
+}
+
 /// Copies one file: `false` when it came from a source storage that no longer has it.
 async fn copy<T: Planned>(
     target: &dyn Storage,
@@ -97,6 +106,11 @@ async fn copy<T: Planned>(
     progress: &dyn Progress,
 ) -> Result<bool> {
     let item = planned.item();
+    if let Body::Copy(from) = &item.body {
+        target.copy_within(from, &item.name).await?;
+        progress.bytes(item.size);
+        return Ok(true);
+    }
     let (mut content, content_type, cache_control) = match &item.body {
         Body::Bytes(bytes) => {
             progress.bytes(bytes.len() as u64);
@@ -107,6 +121,7 @@ async fn copy<T: Planned>(
             None,
             None,
         ),
+        Body::Copy(_) => unreachable_copy(&item.name)?,
         Body::Stored(source) => {
             let got = match source.get(&item.name, None).await {
                 Ok(got) => got,
@@ -132,6 +147,10 @@ async fn copy<T: Planned>(
     }
     if let Some(cache_control) = item.cache_control.clone().or(cache_control) {
         content = content.with_cache_control(cache_control);
+    }
+    // The MD5 of bytes made or read here is known before they are sent: a target that keeps hashes records it.
+    if let (Some(md5), Body::Bytes(_) | Body::File(_)) = (item.md5, &item.body) {
+        content = content.with_md5(md5);
     }
     target.put(&item.name, content, PutMode::Overwrite).await?;
     let item = planned.item_mut();

@@ -40,6 +40,9 @@ pub(crate) enum Body {
     Bytes(Bytes),
     /// The file of the same name in another storage, streamed from it.
     Stored(Arc<dyn Storage>),
+    /// The same bytes as this file, already in the target (stored before this item is copied): copied within the
+    /// target ([`Storage::copy_within`]: a hard link on a filesystem), never sent again. The item's MD5 must be set.
+    Copy(Name),
 }
 
 impl fmt::Debug for Body {
@@ -48,6 +51,7 @@ impl fmt::Debug for Body {
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
             Self::Bytes(bytes) => write!(f, "Bytes({})", bytes.len()),
             Self::Stored(storage) => write!(f, "Stored({})", storage.backend()),
+            Self::Copy(name) => f.debug_tuple("Copy").field(name).finish(),
         }
     }
 }

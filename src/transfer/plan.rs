@@ -90,15 +90,20 @@ async fn holds(target: &dyn Storage, stored: Option<&Metadata>, item: &mut Item)
     Ok(ours == theirs)
 }
 
-/// The MD5 of a stored file the listing gave none for: read from the file where it is on this machine, else
-/// asked for with one `stat`. A file that vanished or cannot be read has none (it is simply copied again).
+/// The MD5 of a stored file the listing gave none for: asked for with one `stat` (an S3 write records it in the
+/// object's metadata; a `file:` write records a declared one in an extended attribute), else read from the file
+/// where it is on this machine. A file that vanished or cannot be read has none (it is simply copied again).
 async fn stored_md5(target: &dyn Storage, stored: &Metadata, local: bool) -> Option<Md5> {
+    let stat = target.stat(&stored.name).await.ok()?;
+    if let Some(md5) = stat.content_md5.filter(|_| stat.size == stored.size) {
+        return Some(md5);
+    }
     if local {
         let got = target.get(&stored.name, None).await.ok()?;
         let (size, md5) = Md5::of_stream(got.stream).await.ok()?;
         return (size == stored.size).then_some(md5);
     }
-    target.stat(&stored.name).await.ok()?.content_md5
+    None
 }
 
 /// The MD5 of what `item` would copy, read from its body: asked for first where the source is a remote storage
@@ -117,6 +122,14 @@ async fn source_md5(item: &Item) -> Result<Md5> {
             .map(|(_, md5)| md5)
             .map_err(|e| storages_core::Error::io("read", shown, e))
         }
+        Body::Copy(_) => Err(storages_core::Error::Backend {
+            backend: "transfer",
+            message: format!(
+                "the copy `{}` was planned without the MD5 of its source",
+                item.name
+            ),
+            source: None,
+        }),
         Body::Stored(source) => {
             if !source.capabilities().local_paths {
                 if let Some(md5) = source.stat(&item.name).await?.content_md5 {

@@ -29,6 +29,7 @@ pub struct Content<'a> {
     length: Option<u64>,
     content_type: Option<String>,
     cache_control: Option<String>,
+    md5: Option<crate::Md5>,
 }
 
 enum Body<'a> {
@@ -48,6 +49,7 @@ impl<'a> Content<'a> {
             length,
             content_type: None,
             cache_control: None,
+            md5: None,
         }
     }
 
@@ -58,6 +60,7 @@ impl<'a> Content<'a> {
             length: None,
             content_type: None,
             cache_control: None,
+            md5: None,
         }
     }
 
@@ -68,6 +71,7 @@ impl<'a> Content<'a> {
             length: None,
             content_type: None,
             cache_control: None,
+            md5: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl<'a> Content<'a> {
             length: None,
             content_type: None,
             cache_control: None,
+            md5: None,
         }
     }
 
@@ -97,6 +102,20 @@ impl<'a> Content<'a> {
     pub fn with_cache_control(mut self, cache_control: impl Into<String>) -> Self {
         self.cache_control = Some(cache_control.into());
         self
+    }
+
+    /// Declares the MD5 of the content, which the caller computed from these very bytes (collectstatic and `sync`
+    /// know it before they write). A backend that keeps content hashes records it without hashing again (`file:` in
+    /// an extended attribute), so a later comparison need not read the file back. Not checked: a wrong value makes
+    /// later comparisons wrong.
+    pub fn with_md5(mut self, md5: crate::Md5) -> Self {
+        self.md5 = Some(md5);
+        self
+    }
+
+    /// The MD5 declared with [`Content::with_md5`], if any.
+    pub fn md5(&self) -> Option<crate::Md5> {
+        self.md5
     }
 
     /// The `Cache-Control` given for this file, if any.

@@ -170,16 +170,12 @@ pub trait StorageExt: Storage {
         self.list(prefix.as_ref()).try_collect().await
     }
 
-    /// Streams `from` into `to` (replacing `to`), without holding the content in memory.
+    /// Copies `from` to `to` (replacing `to`) with [`Storage::copy_within`]: without moving the bytes where the
+    /// backend can, streamed otherwise, never held in memory.
     async fn copy(&self, from: impl IntoName + Send, to: impl IntoName + Send) -> Result<Metadata> {
         let from = self.options().name(from)?;
         let to = self.options().name(to)?;
-        let got = self.get(&from, None).await?;
-        let mut content = Content::from_stream(got.stream).with_length(got.meta.size);
-        if let Some(ct) = got.meta.content_type {
-            content = content.with_content_type(ct);
-        }
-        self.put(&to, content, PutMode::Overwrite).await
+        self.copy_within(&from, &to).await
     }
 
     /// The public URL of `name`.

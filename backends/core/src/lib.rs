@@ -42,6 +42,7 @@ pub use crate::redact::{
 };
 pub use crate::storage::{
     Capabilities, CommonOptions, DirectUpload, GetResult, Listing, PutMode, Storage, UrlOptions,
+    copy_by_streaming,
 };
 pub use crate::url::{encode_name, public_url};
 

@@ -127,6 +127,24 @@ pub struct Listing {
     pub files: Vec<Metadata>,
 }
 
+/// [`Storage::copy_within`] the plain way: `from`'s bytes read and written back under `to` (replacing it), streamed,
+/// with its content type and `Cache-Control`. For backends whose own way does not apply to a case.
+pub async fn copy_by_streaming<S: Storage + ?Sized>(
+    storage: &S,
+    from: &Name,
+    to: &Name,
+) -> Result<Metadata> {
+    let got = storage.get(from, None).await?;
+    let mut content = Content::from_stream(got.stream).with_length(got.meta.size);
+    if let Some(content_type) = got.meta.content_type {
+        content = content.with_content_type(content_type);
+    }
+    if let Some(cache_control) = got.meta.cache_control {
+        content = content.with_cache_control(cache_control);
+    }
+    storage.put(to, content, PutMode::Overwrite).await
+}
+
 /// A place to keep files: the primitives each backend implements. Use it as `Arc<dyn Storage>`; the
 /// Django-style conveniences (`save`, `open`, `exists`, ...) come from [`crate::StorageExt`], built once on top.
 ///
@@ -198,6 +216,14 @@ pub trait Storage: fmt::Debug + Send + Sync + 'static {
     /// The path of `name` on this machine, where the backend keeps files on a local or mounted filesystem.
     fn local_path(&self, _name: &Name) -> Option<PathBuf> {
         None
+    }
+
+    /// Replaces `to` with a copy of what `from` holds now (its bytes and content type), atomically, and returns the
+    /// copy's metadata. The default streams the bytes through this process; a backend that can copies without
+    /// moving them (a hard link on a filesystem, a server-side copy on S3). Copies stay independent: every write
+    /// replaces a name, never the bytes under another one.
+    async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
+        copy_by_streaming(self, from, to).await
     }
 
     /// Checks that the storage is reachable and usable, and says what was checked.

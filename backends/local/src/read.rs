@@ -16,7 +16,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::hooks::retry_stale;
 use crate::paths::is_temp;
-use crate::root::{Kind, Root, kind_of, metadata_of, stat_at, stat_fd, stat_file};
+use crate::root::{Kind, Root, kind_of, metadata_of, recorded_md5, stat_at, stat_fd, stat_file};
 
 /// Opens `name` (a regular file; a directory is `NotFound`) positioned at the start of `range`. Files of at most
 /// one chunk are read right away, saving the stream a trip to the blocking pool. An `ESTALE` until the stream is
@@ -82,19 +82,40 @@ fn open_once(root: &Root, name: &Name, range: Option<ByteRange>) -> Result<GetRe
 
 /// The metadata of `name`, a regular file.
 pub(crate) fn stat(root: &Root, name: &Name, retries: u32) -> Result<Metadata> {
-    let stat = retry_stale(retries, || {
+    let (stat, md5) = retry_stale(retries, || {
         let handle = root
             .handle()
             .map_err(|e| Error::io("stat", name.as_str(), e))?;
-        let fd = root.beneath(handle.as_fd(), name.as_str(), OFlags::PATH, name.as_str())?;
-        stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))
+        // Opened for reading (a FIFO must not block it) so the recorded MD5 can be read too; a file this process
+        // may not read is still stat-ed.
+        let opened = root.beneath(
+            handle.as_fd(),
+            name.as_str(),
+            OFlags::RDONLY | OFlags::NONBLOCK,
+            name.as_str(),
+        );
+        let (fd, readable) = match opened {
+            Err(Error::Io { ref source, .. })
+                if source.kind() == io::ErrorKind::PermissionDenied =>
+            {
+                let fd =
+                    root.beneath(handle.as_fd(), name.as_str(), OFlags::PATH, name.as_str())?;
+                (fd, false)
+            }
+            other => (other?, true),
+        };
+        let stat = stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
+        let md5 = readable.then(|| recorded_md5(fd.as_fd(), &stat)).flatten();
+        Ok((stat, md5))
     })?;
     if kind_of(&stat) != Kind::File {
         return Err(Error::NotFound {
             name: name.to_string(),
         });
     }
-    Ok(metadata_of(name.clone(), &stat))
+    let mut meta = metadata_of(name.clone(), &stat);
+    meta.content_md5 = md5;
+    Ok(meta)
 }
 
 /// One directory's entries as (sub-directories, files), temporary files and unnamable entries left out; the whole

@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, Statx, StatxFlags};
 use rustix::io::Errno;
-use storages_core::{Error, Metadata, Name, Result};
+use storages_core::{Error, Md5, Metadata, Name, Result};
 
 /// How names are resolved on this system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +304,44 @@ pub(crate) fn modified(stat: &Statx) -> SystemTime {
         // Before 1970: an odd clock, not worth a negative offset.
         Err(_) => UNIX_EPOCH,
     }
+}
+
+/// The extended attribute holding a file's content MD5, as recorded when it was written: the digest, then the size
+/// and modification time it was recorded for (so a file changed later by something else is not trusted).
+const MD5_RECORD: &str = "user.storages.md5";
+const RECORD_LEN: usize = 16 + 8 + 8 + 4;
+
+fn record_for(stat: &Statx, md5: Md5) -> [u8; RECORD_LEN] {
+    let mut record = [0u8; RECORD_LEN];
+    record[..16].copy_from_slice(md5.as_bytes());
+    record[16..24].copy_from_slice(&stat.stx_size.to_le_bytes());
+    record[24..32].copy_from_slice(&stat.stx_mtime.tv_sec.to_le_bytes());
+    record[32..36].copy_from_slice(&stat.stx_mtime.tv_nsec.to_le_bytes());
+    record
+}
+
+/// Records `md5` as the content hash of the open `file` whose attributes are `stat`. Best effort: a filesystem
+/// without user extended attributes (or a full one) keeps no record, and comparisons then read the file.
+pub(crate) fn record_md5(file: &File, stat: &Statx, md5: Md5) {
+    let _ = rustix::fs::fsetxattr(
+        file,
+        MD5_RECORD,
+        &record_for(stat, md5),
+        rustix::fs::XattrFlags::empty(),
+    );
+}
+
+/// The content MD5 recorded for the open `file`, if one was and it still describes the file (`stat`).
+pub(crate) fn recorded_md5(file: BorrowedFd<'_>, stat: &Statx) -> Option<Md5> {
+    let mut record = [0u8; RECORD_LEN];
+    let len = rustix::fs::fgetxattr(file, MD5_RECORD, &mut record).ok()?;
+    if len != RECORD_LEN {
+        return None;
+    }
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&record[..16]);
+    let md5 = Md5::from_bytes(digest);
+    (record == record_for(stat, md5)).then_some(md5)
 }
 
 /// Metadata from a file's attributes: the ETag changes with the inode (a replaced file), the modification time and

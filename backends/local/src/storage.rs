@@ -131,6 +131,7 @@ impl LocalStorage {
             dir_mode: self.config.dir_mode,
             fsync: self.config.fsync,
             content_type,
+            md5: None,
             hooks: self.hooks.clone(),
         }
     }
@@ -171,7 +172,8 @@ impl Storage for LocalStorage {
         if is_temp(name.file_name()) {
             return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
         }
-        let job = self.job(name, mode, content.content_type_for(name));
+        let mut job = self.job(name, mode, content.content_type_for(name));
+        job.md5 = content.md5();
         if let Some(bytes) = content.as_bytes() {
             let mut once = Some(Ok(bytes.clone()));
             return self.blocking(move || job.run(|| once.take())).await;
@@ -253,6 +255,21 @@ impl Storage for LocalStorage {
         let retries = self.hooks.stale_retries;
         self.blocking(move || read::list_dir(&root, prefix.as_ref(), retries))
             .await
+    }
+
+    /// A hard link where one is possible (see the README: copies stay independent because every write replaces a
+    /// name), the bytes copied otherwise.
+    async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
+        if is_temp(to.file_name()) {
+            return Err(NameError::new(to.as_str(), NameErrorKind::Reserved).into());
+        }
+        let content_type = storages_core::guess_content_type(to);
+        let job = self.job(to, PutMode::Overwrite, content_type);
+        let from_name = from.clone();
+        match self.blocking(move || job.link_from(&from_name)).await? {
+            Some(meta) => Ok(meta),
+            None => storages_core::copy_by_streaming(self, from, to).await,
+        }
     }
 
     fn local_path(&self, name: &Name) -> Option<PathBuf> {

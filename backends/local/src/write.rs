@@ -14,10 +14,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rustix::fs::{AtFlags, Mode, OFlags, Statx};
 use rustix::io::Errno;
-use storages_core::{Error, Metadata, Name, PutMode, Result};
+use storages_core::{Error, Md5, Metadata, Name, PutMode, Result};
 
 use crate::paths::TEMP_PREFIX;
-use crate::root::{Kind, Root, kind_of, metadata_of, same_file, stat_at, stat_file};
+use crate::root::{
+    Kind, Root, kind_of, metadata_of, record_md5, same_file, stat_at, stat_fd, stat_file,
+};
 
 /// `EPERM`, the same number on every Unix.
 const EPERM: i32 = 1;
@@ -32,6 +34,8 @@ pub(crate) struct WriteJob {
     pub dir_mode: Option<u32>,
     pub fsync: bool,
     pub content_type: String,
+    /// The content's MD5 as the caller declared it, recorded with the file.
+    pub md5: Option<Md5>,
     /// The backend's changes to plain `file://` (temporary file tag, checks, permission policy).
     pub hooks: crate::Hooks,
 }
@@ -85,6 +89,9 @@ impl WriteJob {
             temp.file.sync_all().map_err(fail)?;
         }
         let stat = stat_file(&temp.file).map_err(fail)?;
+        if let Some(md5) = self.md5 {
+            record_md5(&temp.file, &stat, md5);
+        }
         let name = self.commit(&mut temp, &stat)?;
         if self.fsync {
             rustix::fs::fsync(&temp.dir).map_err(|e| fail(e.into()))?;
@@ -92,6 +99,7 @@ impl WriteJob {
         drop(temp);
         let mut meta = metadata_of(name, &stat);
         meta.content_type = Some(self.content_type);
+        meta.content_md5 = self.md5;
         Ok(meta)
     }
 
@@ -467,6 +475,89 @@ fn replace_error(name: &Name, dir: &OwnedFd, e: Errno) -> Error {
     Error::io("replace", name.as_str(), e.into())
 }
 
+impl WriteJob {
+    /// Makes this job's name another name of the file `from` names (resolved beneath the root; links inside it
+    /// are followed, as for reads): a hard link, put in place as an overwrite is (linked when the name is free,
+    /// else renamed over it). Both names then share one inode, which is safe because nothing here ever writes into
+    /// a stored file: every write makes a new one and replaces a name. `Ok(None)`: no link is possible here (the
+    /// two names lie on different filesystems under the root, or the process may not link), so the caller copies
+    /// the bytes instead.
+    pub fn link_from(self, from: &Name) -> Result<Option<Metadata>> {
+        let fail = |e: io::Error| Error::io("copy", self.name.as_str(), e);
+        let handle = self.root.handle().map_err(fail)?;
+        self.hooks.check_change(self.root.path(), handle.as_fd())?;
+        let source =
+            self.root
+                .beneath(handle.as_fd(), from.as_str(), OFlags::PATH, from.as_str())?;
+        let stat = stat_fd(source.as_fd()).map_err(|e| fail(e.into()))?;
+        if kind_of(&stat) != Kind::File {
+            return Err(Error::NotFound {
+                name: from.to_string(),
+            });
+        }
+        let dir = self.open_dir(handle.as_fd())?;
+        let target = self.name.file_name();
+        match link_fd(&source, &dir, target) {
+            Ok(()) => {}
+            // Already this very file (a copy onto itself, or made before): nothing to change.
+            Err(Errno::EXIST) if is_ours(&dir, target, &stat) => {}
+            Err(Errno::EXIST) => {
+                let temp_name = self.temp_name();
+                match link_fd(&source, &dir, &temp_name) {
+                    Ok(()) => {}
+                    Err(
+                        Errno::XDEV | Errno::PERM | Errno::ACCESS | Errno::NOENT | Errno::MLINK,
+                    ) => {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(fail(e.into())),
+                }
+                if let Err(e) = rustix::fs::renameat(&dir, temp_name.as_str(), &dir, target) {
+                    let _ = rustix::fs::unlinkat(&dir, temp_name.as_str(), AtFlags::empty());
+                    return Err(replace_error(&self.name, &dir, e));
+                }
+            }
+            // Another filesystem mounted under the root, a filesystem without hard links, or no way to link an
+            // open file here: the bytes are copied instead.
+            Err(
+                Errno::XDEV
+                | Errno::PERM
+                | Errno::ACCESS
+                | Errno::NOENT
+                | Errno::MLINK
+                | Errno::OPNOTSUPP,
+            ) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(fail(e.into())),
+        }
+        if self.fsync {
+            rustix::fs::fsync(&dir).map_err(|e| fail(e.into()))?;
+        }
+        let mut meta = metadata_of(self.name, &stat);
+        meta.content_type = Some(self.content_type);
+        Ok(Some(meta))
+    }
+}
+
+/// `linkat` of the file `source` (an open handle) as `segment` in `dir`: by `AT_EMPTY_PATH`, or through
+/// `/proc/self/fd` where the kernel refuses that to this process.
+fn link_fd(source: &OwnedFd, dir: &OwnedFd, segment: &str) -> rustix::io::Result<()> {
+    match rustix::fs::linkat(source, "", dir, segment, AtFlags::EMPTY_PATH) {
+        Err(Errno::NOENT | Errno::PERM) => {
+            let magic = format!("/proc/self/fd/{}", source.as_raw_fd());
+            rustix::fs::linkat(
+                rustix::fs::CWD,
+                magic.as_str(),
+                dir,
+                segment,
+                AtFlags::SYMLINK_FOLLOW,
+            )
+        }
+        other => other,
+    }
+}
+
 /// Removes `name`; a missing name (or a missing directory on its way) is not an error, and neither is a directory
 /// of that name, which is no file stored under it. The name's last segment is removed from the directory holding
 /// it, never followed: removing a link removes the link.
@@ -532,6 +623,7 @@ mod tests {
             dir_mode: None,
             fsync: false,
             content_type: "text/plain".into(),
+            md5: None,
             hooks,
         }
     }
@@ -549,6 +641,7 @@ mod tests {
             dir_mode: None,
             fsync: false,
             content_type: "text/plain".into(),
+            md5: None,
             hooks: Hooks::default(),
         };
         (dir, job)

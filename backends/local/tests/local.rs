@@ -178,3 +178,103 @@ async fn readers_see_the_old_or_the_new_content_never_a_mix() {
     }
     writer.await.expect("writer");
 }
+
+/// A copy within the storage is a hard link (one inode, no byte written twice: what collectstatic's hashed copies
+/// rely on), and it keeps its content when its source is replaced, by bytes or by a stream: every write makes a new
+/// inode and renames or links it into place, never writing into a stored file.
+#[tokio::test]
+async fn a_copy_is_a_hard_link_that_survives_replacing_its_source() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = storage(&dir, |_| {});
+    let name = |n: &str| storages_core::Name::new(n).expect("name");
+    let inode = |n: &str| {
+        std::fs::metadata(s.local_path(&name(n)).expect("path"))
+            .expect("stat")
+            .ino()
+    };
+    s.save("css/app.css", "body { color: red }")
+        .await
+        .expect("save");
+    s.copy_within(&name("css/app.css"), &name("css/app.0123456789ab.css"))
+        .await
+        .expect("copy");
+    let shared = inode("css/app.css");
+    assert_eq!(
+        inode("css/app.0123456789ab.css"),
+        shared,
+        "the copy is a link"
+    );
+
+    s.save_with(
+        "css/app.css",
+        "body { color: blue }",
+        storages_core::SaveOptions::overwrite(),
+    )
+    .await
+    .expect("overwrite with bytes");
+    assert_ne!(
+        inode("css/app.css"),
+        shared,
+        "an overwrite makes a new inode"
+    );
+    assert_eq!(inode("css/app.0123456789ab.css"), shared);
+    assert_eq!(
+        s.read_to_bytes("css/app.0123456789ab.css")
+            .await
+            .expect("read"),
+        "body { color: red }"
+    );
+
+    s.copy_within(&name("css/app.css"), &name("css/again.css"))
+        .await
+        .expect("copy");
+    let streamed =
+        futures_util::stream::iter(vec![Ok(Bytes::from_static(b"body { color: green }"))]);
+    s.put(
+        &name("css/app.css"),
+        Content::from_stream(streamed),
+        storages_core::PutMode::Overwrite,
+    )
+    .await
+    .expect("overwrite with a stream");
+    assert_eq!(
+        s.read_to_bytes("css/again.css").await.expect("read"),
+        "body { color: blue }"
+    );
+    assert_eq!(
+        s.read_to_bytes("css/app.css").await.expect("read"),
+        "body { color: green }"
+    );
+}
+
+/// A declared MD5 is recorded with the file and read back by `stat`, so a later comparison (collectstatic's and
+/// sync's re-runs) need not read the file; a file changed behind the storage's back loses its record.
+#[tokio::test]
+async fn a_declared_md5_is_recorded_and_dropped_once_the_file_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = storage(&dir, |_| {});
+    let md5 = storages_core::Md5::of(b"hashed bytes");
+    let content = Content::from_bytes("hashed bytes").with_md5(md5);
+    let name = storages_core::Name::new("a/b.txt").expect("name");
+    let meta = s
+        .put(&name, content, storages_core::PutMode::Overwrite)
+        .await
+        .expect("put");
+    assert_eq!(meta.content_md5, Some(md5));
+    assert_eq!(s.stat(&name).await.expect("stat").content_md5, Some(md5));
+    // A copy shares the record with the bytes.
+    let copy = storages_core::Name::new("c.txt").expect("name");
+    s.copy_within(&name, &copy).await.expect("copy");
+    assert_eq!(s.stat(&copy).await.expect("stat").content_md5, Some(md5));
+    // Without a declared MD5 nothing is recorded (the storage never hashes on its own).
+    s.save("plain.txt", "plain").await.expect("save");
+    assert_eq!(
+        s.metadata("plain.txt").await.expect("stat").content_md5,
+        None
+    );
+    // Written in place by another program: the record no longer describes the file.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(s.local_path(&name).expect("path"), "other bytes!").expect("write in place");
+    assert_eq!(s.stat(&name).await.expect("stat").content_md5, None);
+}

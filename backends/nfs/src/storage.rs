@@ -159,6 +159,11 @@ impl Storage for NfsStorage {
         self.local.delete(name).await
     }
 
+    async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
+        self.not_the_sentinel(to, "write")?;
+        self.local.copy_within(from, to).await
+    }
+
     fn list(&self, prefix: Option<&Name>) -> BoxStream<'_, Result<Metadata>> {
         self.local
             .list(prefix)

@@ -885,6 +885,29 @@ impl Storage for S3Storage {
         }
     }
 
+    /// A server-side copy (CopyObject): the bytes never leave the server, and the object's metadata (content
+    /// type, Cache-Control, the MD5 record) comes along.
+    async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
+        if is_temp(to.file_name()) {
+            return Err(NameError::new(to.as_str(), NameErrorKind::Reserved).into());
+        }
+        if from == to {
+            // S3 refuses a copy onto itself that changes nothing; it holds the bytes already.
+            return self.stat(from).await;
+        }
+        self.ready().await?;
+        self.store
+            .copy(&self.key(from.as_str()), &self.key(to.as_str()))
+            .await
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => Error::NotFound {
+                    name: from.to_string(),
+                },
+                e => self.error("copy to", to.as_str(), e),
+            })?;
+        self.stat(to).await
+    }
+
     fn list(&self, prefix: Option<&Name>) -> BoxStream<'_, Result<Metadata>> {
         let path = self.prefix_path(prefix);
         let label = prefix.map_or_else(String::new, Name::to_string);

@@ -79,6 +79,7 @@ macro_rules! conformance_tests {
             content_type_is_guessed_or_kept,
             a_known_content_md5_is_the_md5_of_the_content,
             copy_streams_content_to_a_new_name,
+            copies_stay_independent_of_their_source,
             listing_2500_nested_entries,
             listings_take_directory_prefixes,
             ranges_and_a_range_past_the_end,
@@ -490,6 +491,66 @@ pub async fn copy_streams_content_to_a_new_name(f: &Fixture) {
 }
 
 /// A recursive listing of 2,500 files in nested directories finds each once; `listdir` sees one level.
+/// `copy_within` gives `to` the bytes and content type `from` holds, replacing what `to` held; later writes and
+/// deletes of either name never change the other (a backend that copies by hard link must still pass).
+pub async fn copies_stay_independent_of_their_source(f: &Fixture) {
+    let s = &*f.storage;
+    let name = |n: &str| Name::new(n).expect("name");
+    s.save("img/logo.png", pattern(7, 0, 70_000))
+        .await
+        .expect("save");
+    s.save("other/copy.png", "old copy").await.expect("save");
+    for to in [
+        "img/logo.0123456789ab.png",
+        "other/copy.png",
+        "new/dir/logo.png",
+    ] {
+        let meta = s
+            .copy_within(&name("img/logo.png"), &name(to))
+            .await
+            .unwrap_or_else(|e| panic!("copy to {to}: {e}"));
+        assert_eq!((meta.name.as_str(), meta.size), (to, 70_000));
+        assert_pattern(s, to, 7, 70_000).await;
+        assert_eq!(
+            s.open(to).await.expect("open").meta.content_type.as_deref(),
+            Some("image/png")
+        );
+    }
+    // Replacing the source, or the copy, leaves the other as it was.
+    s.save_with("img/logo.png", "replaced", crate::SaveOptions::overwrite())
+        .await
+        .expect("overwrite the source");
+    assert_pattern(s, "img/logo.0123456789ab.png", 7, 70_000).await;
+    s.save_with(
+        "other/copy.png",
+        "changed copy",
+        crate::SaveOptions::overwrite(),
+    )
+    .await
+    .expect("overwrite a copy");
+    assert_pattern(s, "new/dir/logo.png", 7, 70_000).await;
+    assert_eq!(
+        s.read_to_bytes("img/logo.png").await.expect("read"),
+        "replaced"
+    );
+    s.remove("img/logo.png").await.expect("delete the source");
+    assert_pattern(s, "img/logo.0123456789ab.png", 7, 70_000).await;
+    // Onto itself: nothing changes.
+    s.copy_within(&name("new/dir/logo.png"), &name("new/dir/logo.png"))
+        .await
+        .expect("copy onto itself");
+    assert_pattern(s, "new/dir/logo.png", 7, 70_000).await;
+    let missing = s.copy_within(&name("missing.png"), &name("x.png")).await;
+    assert!(
+        matches!(missing, Err(Error::NotFound { ref name }) if name == "missing.png"),
+        "{missing:?}"
+    );
+    assert!(
+        !s.exists("x.png").await.expect("exists"),
+        "a failed copy stored something"
+    );
+}
+
 pub async fn listing_2500_nested_entries(f: &Fixture) {
     let s = &f.storage;
     let names: Vec<String> = (0..2500)
