@@ -11,11 +11,12 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name,
-    NameError, NameErrorKind, PutMode, Result, Storage,
+    PutMode, Result, Storage,
 };
 
+use crate::blocking::lost;
 use crate::clean::CleanReport;
-use crate::paths::{TEMP_PREFIX, is_temp, path_of};
+use crate::paths::{TEMP_PREFIX, path_of};
 use crate::read;
 use crate::root::Root;
 use crate::write::WriteJob;
@@ -139,13 +140,7 @@ impl LocalStorage {
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::Backend {
-                backend: self.hooks.backend,
-                message: "a blocking file operation panicked or was cancelled".into(),
-                source: Some(Box::new(e)),
-            })?
+        crate::blocking(self.hooks.backend, f).await
     }
 }
 
@@ -168,9 +163,6 @@ impl Storage for LocalStorage {
     }
 
     async fn put(&self, name: &Name, content: Content<'_>, mode: PutMode) -> Result<Metadata> {
-        if is_temp(name.file_name()) {
-            return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
-        }
         let job = self.job(name, mode, content.content_type_for(name));
         if let Some(bytes) = content.as_bytes() {
             let mut once = Some(Ok(bytes.clone()));
@@ -210,10 +202,12 @@ impl Storage for LocalStorage {
         }
         .await;
         drop(tx);
-        let written = writer.await.map_err(|e| Error::Backend {
-            backend: self.hooks.backend,
-            message: format!("the writer of `{name}` panicked"),
-            source: Some(Box::new(e)),
+        let written = writer.await.map_err(|e| {
+            lost(
+                self.hooks.backend,
+                format!("the writer of `{name}` panicked"),
+                e,
+            )
         })?;
         // The content's own error explains a failure better than the writer's "abandoned".
         fed?;

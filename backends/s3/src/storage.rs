@@ -15,11 +15,10 @@ use object_store::{
     Attribute, Attributes, GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt,
     PutMode as StorePutMode, PutMultipartOptions, PutOptions, PutPayload,
 };
-use storages_core::naming::{TEMP_PREFIX, is_temp};
+use storages_core::naming::TEMP_PREFIX;
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, ConfigError, Content, DirectUpload, Error, GetResult,
-    Listing, Metadata, Name, NameError, NameErrorKind, PutMode, Result, Storage, UrlOptions,
-    parse_header_value, public_url,
+    Listing, Metadata, Name, PutMode, Result, Storage, UrlOptions, parse_header_value, public_url,
 };
 use tokio::sync::OnceCell;
 
@@ -154,8 +153,8 @@ impl S3Storage {
             key.strip_prefix(self.config.prefix.as_str())?
                 .strip_prefix('/')?
         };
-        let name = Name::with_max_len(rest, usize::MAX).ok()?;
-        (!is_temp(name.file_name())).then_some(name)
+        // Temporary objects and probes are not names: refused here, so hidden.
+        Name::with_max_len(rest, usize::MAX).ok()
     }
 
     fn metadata(&self, name: Name, meta: &ObjectMeta, attributes: Option<&Attributes>) -> Metadata {
@@ -565,9 +564,6 @@ impl Storage for S3Storage {
     }
 
     async fn put(&self, name: &Name, content: Content<'_>, mode: PutMode) -> Result<Metadata> {
-        if is_temp(name.file_name()) {
-            return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
-        }
         self.ready().await?;
         let content_type = content.content_type_for(name);
         let attributes = self.attributes(content_type.clone(), content.cache_control())?;
@@ -784,9 +780,6 @@ impl Storage for S3Storage {
         content_type: &str,
         expires: Duration,
     ) -> Result<DirectUpload> {
-        if is_temp(name.file_name()) {
-            return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
-        }
         let value = HeaderValue::from_str(content_type).map_err(|_| {
             Error::Config(ConfigError::InvalidValue {
                 option: "content_type".into(),
