@@ -659,7 +659,9 @@ pub fn hostile_names() -> Vec<String> {
     names
 }
 
-pub(crate) fn snapshot(dir: &Path, skip: Option<&Path>) -> BTreeMap<PathBuf, u64> {
+/// Every entry below `dir` (but not below `skip`) with its size: compared before and after, it shows whether
+/// anything appeared, vanished or changed size.
+pub fn snapshot(dir: &Path, skip: Option<&Path>) -> BTreeMap<PathBuf, u64> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
