@@ -109,11 +109,13 @@ fn names() -> impl Strategy<Value = String> {
 /// The rules, stated on their own: what `Name::new` must accept.
 fn acceptable(name: &str) -> bool {
     let b = name.as_bytes();
-    !name.is_empty()
-        && name.len() <= DEFAULT_MAX_NAME_LEN
-        && !name.chars().any(char::is_control)
-        && !name.contains('\\')
-        && !(b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':')
+    let drive = b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':';
+    let refused = name.is_empty()
+        || name.len() > DEFAULT_MAX_NAME_LEN
+        || name.chars().any(char::is_control)
+        || name.contains('\\')
+        || drive;
+    !refused
         && name
             .split('/')
             .all(|s| !matches!(s, "" | "." | "..") && !s.starts_with(TEMP_PREFIX))
