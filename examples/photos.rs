@@ -11,7 +11,8 @@
 //!
 //! Routes: `GET /` (the gallery), `POST /upload` (a form's `file`: `303` to the gallery, or `201` with
 //! `{"name", "url"}` for `Accept: application/json`), `POST /upload/direct` (a presigned PUT for object
-//! storage), `GET /media/...` and `GET /static/...`.
+//! storage), `GET /media/...`, `GET /static/...` and, built with the `metrics` feature, `GET /metrics` (the storages'
+//! operation counts, bytes and latencies in Prometheus' text format).
 
 #[path = "photos/page.rs"]
 mod page;
@@ -44,6 +45,7 @@ impl FromRef<App> for UploadTarget {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     page::install_logging();
+    let metrics = page::Metrics::install()?;
     let port = page::port()?;
     let storages = Storages::from_env()?;
     let (media, statics) = (storages.media()?, storages.static_files()?);
@@ -54,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(gallery))
         .route("/upload", post(upload))
         .route("/upload/direct", direct_upload(uploads.clone()))
+        .route("/metrics", get(move || serve_metrics(metrics.clone())))
         .nest(
             "/media",
             serve_storage(media.clone(), page::media_serving()),
@@ -73,6 +76,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(async { drop(tokio::signal::ctrl_c().await) })
         .await?;
     Ok(())
+}
+
+async fn serve_metrics(metrics: page::Metrics) -> Response {
+    match metrics.render() {
+        Some(text) => ([(header::CONTENT_TYPE, page::METRICS_CONTENT_TYPE)], text).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn gallery(State(app): State<App>) -> Response {

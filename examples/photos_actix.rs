@@ -25,6 +25,7 @@ struct Photos {
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     page::install_logging();
+    let metrics = web::Data::new(page::Metrics::install()?);
     let port = page::port()?;
     let storages = Storages::from_env()?;
     let (media, statics) = (storages.media()?, storages.static_files()?);
@@ -36,7 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         App::new()
             .app_data(web::Data::new(photos.clone()))
             .app_data(uploads.clone())
+            .app_data(metrics.clone())
             .route("/", web::get().to(gallery))
+            .route("/metrics", web::get().to(serve_metrics))
             .route("/upload", web::post().to(upload))
             .service(direct_upload("/upload/direct", uploads.clone()))
             .service(serve_storage(
@@ -57,6 +60,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     server.run().await?;
     Ok(())
+}
+
+async fn serve_metrics(metrics: web::Data<page::Metrics>) -> HttpResponse {
+    match metrics.render() {
+        Some(text) => HttpResponse::Ok()
+            .content_type(page::METRICS_CONTENT_TYPE)
+            .body(text),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 async fn gallery(photos: web::Data<Photos>) -> HttpResponse {

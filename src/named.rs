@@ -11,6 +11,7 @@ use storages_core::{ConfigError, Error, Result, Storage};
 
 use crate::Settings;
 use crate::settings::Backend;
+use crate::traced::Traced;
 
 /// The alias of user uploads.
 pub const MEDIA: &str = "media";
@@ -27,7 +28,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// Built storages by alias. Every alias is validated and opened when the set is built, so a typo fails at start,
-/// not at the first upload.
+/// not at the first upload. Every storage comes wrapped in [`Traced`]: each operation runs in a `tracing` span
+/// (and is measured, with the `metrics` feature).
 ///
 /// Sources, later ones winning: [`DEFAULTS`], the TOML file named by `STORAGES_CONFIG`, then variables
 /// `STORAGES_<ALIAS>_URL` (`STORAGES_MEDIA_URL`, `STORAGES_STATIC_URL`, `STORAGES_AVATARS_URL`, ...).
@@ -77,13 +79,15 @@ impl Storages {
             .iter()
             .partition(|(_, settings)| matches!(settings.backend(), Backend::Mirror(_)));
         for (alias, settings) in plain {
-            let storage = settings.build().map_err(|e| error_in_alias(alias, e))?;
+            let storage = Traced::wrap(settings.build().map_err(|e| error_in_alias(alias, e))?);
             entries.insert(alias.clone(), (settings.clone(), storage));
         }
         for (alias, settings) in mirrors {
+            // The mirror's own span holds the spans of its legs, which are the set's traced storages.
             let storage = settings
                 .build_with(&|name| mirrored(name, entries.get(name).map(|(_, s)| s), &parsed))
                 .map_err(|e| error_in_alias(alias, e))?;
+            let storage = Traced::wrap(storage);
             entries.insert(alias.clone(), (settings.clone(), storage));
         }
         Ok(Self { entries })
@@ -124,7 +128,8 @@ impl Storages {
     /// aliases of this set) or an alias of this set.
     pub fn resolve(&self, url_or_alias: &str) -> Result<Arc<dyn Storage>> {
         if url_or_alias.contains(':') {
-            Settings::parse(url_or_alias)?.build_with(&|name| Ok(self.get(name)?))
+            let storage = Settings::parse(url_or_alias)?.build_with(&|name| Ok(self.get(name)?))?;
+            Ok(Traced::wrap(storage))
         } else {
             Ok(self.get(url_or_alias)?)
         }
@@ -133,6 +138,7 @@ impl Storages {
 
 /// Opens the one storage STORAGE stands for (a settings URL, anything with a `:`, or an alias of `urls`), and for a
 /// `mirror:` the aliases it names, without parsing or opening any other alias of `urls`: what a command line needs.
+/// Like the storages of [`Storages`], it comes wrapped in [`Traced`].
 pub fn open_one(url_or_alias: &str, urls: &BTreeMap<String, String>) -> Result<Arc<dyn Storage>> {
     let (alias, url) = if url_or_alias.contains(':') {
         (None, url_or_alias)
@@ -159,8 +165,12 @@ pub fn open_one(url_or_alias: &str, urls: &BTreeMap<String, String>) -> Result<A
             if matches!(named.backend(), Backend::Mirror(_)) {
                 return Err(mirror_of_mirror(name));
             }
-            named.build().map_err(|e| error_in_alias(name, e))
+            named
+                .build()
+                .map(Traced::wrap)
+                .map_err(|e| error_in_alias(name, e))
         })
+        .map(Traced::wrap)
         .map_err(in_its_alias)
 }
 

@@ -65,6 +65,8 @@ scenarios!(
     an_upload_named_like_a_temporary_file_is_stored_under_a_clean_name,
     a_stalled_upload_is_408_and_leaves_nothing,
     a_bad_media_url_stops_the_app_before_it_listens,
+    an_upload_is_traced_in_a_storage_span_on_stderr,
+    metrics_count_the_upload_by_backend_and_never_by_name,
 );
 
 /// Settings the app cannot use stop it at start, with the reason on stderr: before, it listened and then panicked
@@ -681,4 +683,89 @@ async fn steady_fds(app: &Server) -> usize {
         }
     }
     last
+}
+
+/// With `RUST_LOG=storages=debug` the app's stderr shows the storage span of an upload: the backend, the operation,
+/// the stored name, the bytes, the duration and the outcome, ended by one event.
+async fn an_upload_is_traced_in_a_storage_span_on_stderr(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = Server::start(&example(app), dir.path(), &[("RUST_LOG", "storages=debug")]);
+    let res = post(&client(), &app, form("traced cat.png", PNG), true).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let log = stderr_after(&app, "name=\"photos/traced_cat.png\"").await;
+    let ends: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("operation=\"put\"") && l.contains("storage operation done"))
+        .filter(|l| l.contains("name=\"photos/traced_cat.png\""))
+        .collect();
+    assert_eq!(ends.len(), 1, "one end of the upload's put: {log:#?}");
+    for part in [
+        "DEBUG",
+        "storage{",
+        "backend=\"local\"",
+        &format!("bytes={}", PNG.len()),
+        "duration_ms=",
+        "outcome=\"ok\"",
+    ] {
+        assert!(ends[0].contains(part), "{part:?} missing from: {}", ends[0]);
+    }
+}
+
+/// Built with the `metrics` feature (as the tests build the examples), `/metrics` answers Prometheus text with the
+/// upload counted under the media backend (an NFS share here, so it stands apart from the local static storage):
+/// the put counter, its bytes and its latency histogram, labelled by backend, operation and outcome and never by
+/// the file's name.
+async fn metrics_count_the_upload_by_backend_and_never_by_name(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).expect("the share's directory");
+    let media = format!(
+        "nfs://{}?require_mount=false&base_url=/media/",
+        share.display()
+    );
+    let app = Server::start(
+        &example(app),
+        dir.path(),
+        &[("STORAGES_MEDIA_URL", media.as_str())],
+    );
+    let http = client();
+    let res = post(&http, &app, form("counted.png", PNG), true).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = http.get(app.url("/metrics")).send().await.expect("metrics");
+    assert_eq!(res.status(), StatusCode::OK);
+    let content_type = res.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = res.text().await.expect("text");
+    let line = |metric: &str, labels: &[&str]| -> String {
+        let found: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{metric}{{")))
+            .filter(|l| labels.iter().all(|label| l.contains(label)))
+            .collect();
+        assert_eq!(found.len(), 1, "{metric} {labels:?} in:\n{text}");
+        found[0].to_owned()
+    };
+    let put = ["backend=\"nfs\"", "operation=\"put\"", "outcome=\"ok\""];
+    assert!(
+        line("storages_operations_total", &put).ends_with(" 1"),
+        "{text}"
+    );
+    assert!(
+        line("storages_operation_duration_seconds_count", &put).ends_with(" 1"),
+        "{text}"
+    );
+    line(
+        "storages_operation_duration_seconds_bucket",
+        &[&put[..], &["le=\"+Inf\""]].concat(),
+    );
+    let bytes = line("storages_bytes_total", &put[..2]);
+    assert!(bytes.ends_with(&format!(" {}", PNG.len())), "{bytes}");
+    assert!(text.contains("# HELP storages_operations_total"), "{text}");
+    assert!(!text.contains("counted"), "a name became a label:\n{text}");
 }

@@ -11,6 +11,42 @@ fn unique(tag: &str) -> String {
     format!("{tag}-{suffix}")
 }
 
+/// Temporary objects that this or another server's unfinished writes and probes left in the bucket (put there by
+/// boto3, an independent client, under the storage's `prefix`) appear in no listing, nor does a directory named
+/// like one; names that only look like them are listed.
+async fn temporary_objects_in_the_bucket_are_hidden(
+    peer: support::s3::Peer,
+    bucket: &str,
+    prefix: &str,
+    url: &str,
+) {
+    use storages::StorageExt;
+    let storage = storages::Settings::parse(url)
+        .expect("parse")
+        .build()
+        .expect("build");
+    let keys: Vec<String> = storages::conformance::planted()
+        .iter()
+        .map(|name| format!("{prefix}/{name}"))
+        .collect();
+    let mut args = vec![bucket];
+    args.extend(keys.iter().map(String::as_str));
+    peer.boto3(
+        "for key in args[1:]: s3.put_object(Bucket=args[0], Key=key, Body=b'partial')",
+        &args,
+    );
+    storage.save("d/real.txt", "real").await.expect("save");
+    for near in storages::conformance::NEAR_MISSES {
+        storage.save(*near, "near").await.expect("save a near miss");
+    }
+    storages::conformance::assert_reserved_hidden(&*storage).await;
+    let listed = peer.boto3(
+        "print(s3.list_objects_v2(Bucket=args[0], Prefix=args[1])['KeyCount'])",
+        &[bucket, prefix],
+    );
+    assert_eq!(listed, "7", "the planted objects are still in the bucket");
+}
+
 mod garage {
     use storages::Settings;
     use storages::conformance::Fixture;
@@ -30,6 +66,16 @@ mod garage {
     }
 
     storages::conformance_tests!(fixture);
+
+    #[tokio::test]
+    async fn temporary_objects_in_the_bucket_are_hidden() {
+        let garage = crate::support::s3::shared_garage();
+        let prefix = super::unique("hidden");
+        let url = format!("{}&base_url=/media/", garage.settings_url(&prefix));
+        let peer = crate::support::s3::Peer::garage(garage);
+        super::temporary_objects_in_the_bucket_are_hidden(peer, garage.bucket(), &prefix, &url)
+            .await;
+    }
 }
 
 mod moto {
@@ -61,4 +107,13 @@ mod moto {
     }
 
     storages::conformance_tests!(fixture);
+
+    #[tokio::test]
+    async fn temporary_objects_in_the_bucket_are_hidden() {
+        let moto = crate::support::s3::shared_moto();
+        let prefix = super::unique("hidden");
+        let url = format!("{}&base_url=/media/", moto.settings_url(bucket(), &prefix));
+        let peer = crate::support::s3::Peer::moto(moto);
+        super::temporary_objects_in_the_bucket_are_hidden(peer, bucket(), &prefix, &url).await;
+    }
 }

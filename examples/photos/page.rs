@@ -169,3 +169,50 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
 }
+
+/// The storages' metrics in Prometheus' text format, served at `/metrics` when the app is built with the `metrics`
+/// feature (`cargo run --features axum,metrics --example photos`); without it, `/metrics` is `404`.
+#[derive(Clone)]
+pub struct Metrics {
+    #[cfg(feature = "metrics")]
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// Prometheus' text exposition format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+impl Metrics {
+    /// Installs the process's metrics recorder (before any storage is used, so nothing goes uncounted). It renders
+    /// into the app's own route: no listener of its own.
+    #[cfg(feature = "metrics")]
+    pub fn install() -> Result<Self, Box<dyn std::error::Error>> {
+        use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+        // Latency buckets from a cached stat on a local disk to a slow upload to object storage.
+        let buckets = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0];
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("storages_operation_duration_seconds".into()),
+                &buckets,
+            )?
+            .install_recorder()?;
+        storages::traced::describe_metrics();
+        Ok(Self { handle })
+    }
+
+    /// Without the `metrics` feature there is nothing to install.
+    #[cfg(not(feature = "metrics"))]
+    pub fn install() -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Self {})
+    }
+
+    /// The metrics now, or `None` without the `metrics` feature.
+    pub fn render(&self) -> Option<String> {
+        #[cfg(feature = "metrics")]
+        {
+            self.handle.run_upkeep();
+            Some(self.handle.render())
+        }
+        #[cfg(not(feature = "metrics"))]
+        None
+    }
+}

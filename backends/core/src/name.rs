@@ -10,15 +10,17 @@ pub const DEFAULT_MAX_NAME_LEN: usize = 1024;
 /// Every backend maps a `Name` to its medium (a path under a directory, an object key under a prefix) without
 /// further checks, so the rules here are the whole of the traversal defence:
 /// no absolute paths, no `..` or `.` segments, no empty segments (so no `a//b` and no trailing `/`), no
-/// backslashes, no NUL or other control characters, no Windows drive prefix (`C:`), and at most
-/// [`DEFAULT_MAX_NAME_LEN`] bytes unless another limit is given. Everything else, `%2e%2e` included, is a literal
-/// character of the name.
+/// backslashes, no NUL or other control characters, no Windows drive prefix (`C:`), no segment starting with
+/// [`TEMP_PREFIX`](crate::naming::TEMP_PREFIX) (the backends' own temporary files: a caller can neither name nor
+/// reach one, and listings, which parse entries into names, skip them), and at most [`DEFAULT_MAX_NAME_LEN`] bytes
+/// unless another limit is given. Everything else, `%2e%2e` included, is a literal character of the name.
 ///
 /// ```
 /// use storages_core::Name;
 /// assert_eq!(Name::new("photos/cat.jpg").unwrap().file_name(), "cat.jpg");
 /// assert!(Name::new("../etc/passwd").is_err());
 /// assert!(Name::new("%2e%2e/x").is_ok()); // a literal directory called `%2e%2e`
+/// assert!(Name::new("photos/.storages-tmp.cat.jpg").is_err()); // reserved for temporary files
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Name(String);
@@ -52,7 +54,8 @@ pub enum NameErrorKind {
         /// The limit in bytes.
         max: usize,
     },
-    /// The name is reserved by the backend for its own files (temporary files of unfinished writes).
+    /// A segment starts with [`TEMP_PREFIX`](crate::naming::TEMP_PREFIX), reserved for the backends' own files
+    /// (temporary files of unfinished writes, probes).
     Reserved,
     /// Nothing usable is left after cleaning an uploaded file name.
     NothingLeft,
@@ -75,7 +78,11 @@ impl fmt::Display for NameErrorKind {
             Self::TooLong { len, max } => {
                 write!(f, "it is {len} bytes long, over the limit of {max}")
             }
-            Self::Reserved => f.write_str("it is reserved for the storage's temporary files"),
+            Self::Reserved => write!(
+                f,
+                "a segment starts with `{}`, reserved for the storage's temporary files",
+                crate::naming::TEMP_PREFIX
+            ),
             Self::NothingLeft => f.write_str("nothing is left of it once cleaned"),
         }
     }
@@ -217,6 +224,9 @@ fn check(name: &str, max: usize) -> Result<(), NameErrorKind> {
             "" => return Err(NameErrorKind::EmptySegment),
             "." => return Err(NameErrorKind::DotSegment),
             ".." => return Err(NameErrorKind::ParentSegment),
+            // In every segment, not only the last: a prefix is a name too, so a directory named like a temporary
+            // file could otherwise be listed but never entered.
+            reserved if crate::naming::is_temp(reserved) => return Err(NameErrorKind::Reserved),
             _ => {}
         }
     }
@@ -354,6 +364,37 @@ mod tests {
         assert_eq!(kind("a//b"), NameErrorKind::EmptySegment);
         assert_eq!(kind("a/"), NameErrorKind::TrailingSlash);
         assert_eq!(kind(""), NameErrorKind::Empty);
+    }
+
+    #[test]
+    fn segments_named_like_temporary_files_are_reserved() {
+        for reserved in [
+            ".storages-tmp.x",
+            ".storages-tmp.",
+            "photos/.storages-tmp.cat.jpg",
+            ".storages-tmp.dir/x.txt",
+            "a/.storages-tmp.b/c",
+        ] {
+            assert_eq!(kind(reserved), NameErrorKind::Reserved, "{reserved}");
+        }
+        for near_miss in [
+            ".storages-tmp",
+            "..storages-tmp.x",
+            "x.storages-tmp.y",
+            "storages-tmp.x",
+        ] {
+            assert!(Name::new(near_miss).is_ok(), "{near_miss}");
+        }
+        assert_eq!(
+            Name::new("photos")
+                .unwrap()
+                .join(".storages-tmp.x")
+                .unwrap_err()
+                .kind(),
+            &NameErrorKind::Reserved
+        );
+        let message = Name::new("d/.storages-tmp.x").unwrap_err().to_string();
+        assert!(message.contains("\"d/.storages-tmp.x\""), "{message}");
     }
 
     #[test]

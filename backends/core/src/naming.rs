@@ -3,10 +3,12 @@
 use crate::{Error, Name, NameError, NameErrorKind, Result};
 
 /// Files and objects a backend keeps for itself (temporary files of unfinished writes, probes) start their last
-/// segment with this: listings hide them and names may not use it.
+/// segment with this. [`Name`] refuses it in any segment, with [`NameErrorKind::Reserved`], so no caller reaches
+/// them through any backend or entry point, and backends skip them when they parse listings.
 pub const TEMP_PREFIX: &str = ".storages-tmp.";
 
-/// Whether a last segment is a backend's own temporary file or probe.
+/// Whether a segment is a backend's own temporary file or probe: cheap, for listings to skip such entries before
+/// building a [`Name`] of them.
 pub fn is_temp(file_name: &str) -> bool {
     file_name.starts_with(TEMP_PREFIX)
 }

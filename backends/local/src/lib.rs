@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod blocking;
 mod clean;
 mod config;
 mod hooks;
@@ -21,6 +22,7 @@ mod root;
 mod storage;
 mod write;
 
+pub use crate::blocking::blocking;
 pub use crate::clean::{CleanReport, RemovedTemp};
 pub use crate::config::{LOCAL_OPTIONS, LocalConfig};
 pub use crate::hooks::{Hooks, Warnings, WriteCheck, is_stale, retry_stale};

@@ -193,7 +193,9 @@ fn entries(
         let Ok(segment) = entry.file_name().to_str() else {
             continue;
         };
-        if segment == "." || segment == ".." {
+        // Temporary files (and directories named like them) are skipped before building a name, which would
+        // refuse them anyway, at the cost of an error.
+        if segment == "." || segment == ".." || is_temp(segment) {
             continue;
         }
         let Ok(name) = (match prefix {
@@ -231,7 +233,7 @@ fn classify(
     if kind == Some(Kind::Dir) {
         return Some(Entry::Dir(segment.to_owned()));
     }
-    if is_temp(segment) || kind == Some(Kind::Other) {
+    if kind == Some(Kind::Other) {
         return None;
     }
     let stat = stat_at(dir, segment).ok()?;

@@ -11,11 +11,12 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Metadata, Name,
-    NameError, NameErrorKind, PutMode, Result, Storage,
+    PutMode, Result, Storage,
 };
 
+use crate::blocking::lost;
 use crate::clean::CleanReport;
-use crate::paths::{TEMP_PREFIX, is_temp, path_of};
+use crate::paths::{TEMP_PREFIX, path_of};
 use crate::read;
 use crate::root::Root;
 use crate::write::WriteJob;
@@ -140,13 +141,7 @@ impl LocalStorage {
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::Backend {
-                backend: self.hooks.backend,
-                message: "a blocking file operation panicked or was cancelled".into(),
-                source: Some(Box::new(e)),
-            })?
+        crate::blocking(self.hooks.backend, f).await
     }
 }
 
@@ -169,9 +164,6 @@ impl Storage for LocalStorage {
     }
 
     async fn put(&self, name: &Name, content: Content<'_>, mode: PutMode) -> Result<Metadata> {
-        if is_temp(name.file_name()) {
-            return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
-        }
         let mut job = self.job(name, mode, content.content_type_for(name));
         job.md5 = content.md5();
         if let Some(bytes) = content.as_bytes() {
@@ -212,10 +204,12 @@ impl Storage for LocalStorage {
         }
         .await;
         drop(tx);
-        let written = writer.await.map_err(|e| Error::Backend {
-            backend: self.hooks.backend,
-            message: format!("the writer of `{name}` panicked"),
-            source: Some(Box::new(e)),
+        let written = writer.await.map_err(|e| {
+            lost(
+                self.hooks.backend,
+                format!("the writer of `{name}` panicked"),
+                e,
+            )
         })?;
         // The content's own error explains a failure better than the writer's "abandoned".
         fed?;
@@ -260,9 +254,6 @@ impl Storage for LocalStorage {
     /// A hard link where one is possible (see the README: copies stay independent because every write replaces a
     /// name), the bytes copied otherwise.
     async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
-        if is_temp(to.file_name()) {
-            return Err(NameError::new(to.as_str(), NameErrorKind::Reserved).into());
-        }
         let content_type = storages_core::guess_content_type(to);
         let job = self.job(to, PutMode::Overwrite, content_type);
         let from_name = from.clone();

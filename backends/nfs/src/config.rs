@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use storages_core::{ConfigError, Name, parse_bool};
-use storages_local::{LocalConfig, is_temp};
+use storages_local::LocalConfig;
 
 /// The options only `nfs://` takes (it also takes every `file://` option).
 pub const NFS_OPTIONS: &[&str] = &["require_mount", "sentinel"];
@@ -51,8 +51,9 @@ fn sentinel(option: &str, value: &str) -> Result<Name, ConfigError> {
         value: value.to_owned(),
         expected: "a file name at the root of the share, such as .storages-share".to_owned(),
     };
+    // `Name` also refuses a temporary file's name, which cleaning would remove.
     let name = Name::new(value).map_err(|_| invalid())?;
-    if name.as_str().contains('/') || is_temp(name.as_str()) {
+    if name.as_str().contains('/') {
         return Err(invalid());
     }
     Ok(name)

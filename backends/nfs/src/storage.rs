@@ -83,7 +83,7 @@ impl NfsStorage {
     /// Verifies the share now, in full, and says what it is: the mount the root lies on and the sentinel found.
     pub async fn share(&self) -> Result<Share> {
         let guard = Arc::clone(&self.guard);
-        blocking(move || Ok(guard.verify()?)).await
+        storages_local::blocking("nfs", move || Ok(guard.verify()?)).await
     }
 
     /// What was reported instead of failing, each kind once (an `EPERM` when applying `file_mode`/`dir_mode` on
@@ -115,16 +115,6 @@ impl NfsStorage {
     fn is_sentinel(&self, name: &Name) -> bool {
         self.sentinel.as_ref() == Some(name)
     }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Backend {
-            backend: "nfs",
-            message: "a blocking file operation panicked or was cancelled".into(),
-            source: Some(Box::new(e)),
-        })?
 }
 
 #[async_trait]

@@ -17,11 +17,11 @@ use object_store::{
     PutMode as StorePutMode, PutMultipartOptions, PutOptions, PutPayload,
 };
 use object_store::{ClientConfigKey, ClientOptions};
-use storages_core::naming::{TEMP_PREFIX, is_temp};
+use storages_core::naming::TEMP_PREFIX;
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, ConfigError, Content, DirectUpload, Error, GetResult,
-    Listing, Md5, Md5Hasher, Metadata, Name, NameError, NameErrorKind, PutMode, Result, Storage,
-    UrlOptions, parse_header_value, public_url,
+    Listing, Md5, Md5Hasher, Metadata, Name, PutMode, Result, Storage, UrlOptions,
+    parse_header_value, public_url,
 };
 use tokio::sync::OnceCell;
 
@@ -172,8 +172,8 @@ impl S3Storage {
             key.strip_prefix(self.config.prefix.as_str())?
                 .strip_prefix('/')?
         };
-        let name = Name::with_max_len(rest, usize::MAX).ok()?;
-        (!is_temp(name.file_name())).then_some(name)
+        // Temporary objects and probes are not names: refused here, so hidden.
+        Name::with_max_len(rest, usize::MAX).ok()
     }
 
     /// Our metadata from the server's. A listing has no attributes: there the MD5 is known only from a
@@ -736,9 +736,6 @@ impl Storage for S3Storage {
     }
 
     async fn put(&self, name: &Name, content: Content<'_>, mode: PutMode) -> Result<Metadata> {
-        if is_temp(name.file_name()) {
-            return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
-        }
         self.ready().await?;
         let content_type = content.content_type_for(name);
         let mut attributes = self.attributes(content_type.clone(), content.cache_control())?;
@@ -888,9 +885,6 @@ impl Storage for S3Storage {
     /// A server-side copy (CopyObject): the bytes never leave the server, and the object's metadata (content
     /// type, Cache-Control, the MD5 record) comes along.
     async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
-        if is_temp(to.file_name()) {
-            return Err(NameError::new(to.as_str(), NameErrorKind::Reserved).into());
-        }
         if from == to {
             // S3 refuses a copy onto itself that changes nothing; it holds the bytes already.
             return self.stat(from).await;
@@ -990,9 +984,6 @@ impl Storage for S3Storage {
         content_type: &str,
         expires: Duration,
     ) -> Result<DirectUpload> {
-        if is_temp(name.file_name()) {
-            return Err(NameError::new(name.as_str(), NameErrorKind::Reserved).into());
-        }
         let value = HeaderValue::from_str(content_type).map_err(|_| {
             Error::Config(ConfigError::InvalidValue {
                 option: "content_type".into(),

@@ -18,7 +18,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::{ByteRange, Content, Error, Md5, Name, PutMode, Storage, StorageExt, UrlOptions};
+use crate::naming::TEMP_PREFIX;
+use crate::{
+    ByteRange, Content, Error, Md5, Name, NameErrorKind, PutMode, Storage, StorageExt, UrlOptions,
+};
 
 pub mod symlinks;
 
@@ -85,7 +88,8 @@ macro_rules! conformance_tests {
             ranges_and_a_range_past_the_end,
             public_urls_are_percent_encoded,
             hostile_names_are_refused_and_create_nothing,
-            percent_encoded_dots_are_a_literal_name
+            percent_encoded_dots_are_a_literal_name,
+            reserved_temporary_names_are_refused_and_hidden
         );
     };
     (@each $factory:path; $($check:ident),* $(,)?) => {
@@ -562,14 +566,7 @@ pub async fn listing_2500_nested_entries(f: &Fixture) {
         .try_collect::<Vec<()>>()
         .await
         .expect("save 2,500 files");
-    let mut listed: Vec<String> = s
-        .list_all("tree")
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|m| m.name.to_string())
-        .collect();
-    listed.sort();
+    let listed = listed_names(&**s, "tree").await;
     let mut expected = names.clone();
     expected.sort();
     assert_eq!(listed, expected, "recursive listing");
@@ -784,7 +781,9 @@ pub fn hostile_names() -> Vec<String> {
     names
 }
 
-pub(crate) fn snapshot(dir: &Path, skip: Option<&Path>) -> BTreeMap<PathBuf, u64> {
+/// Every entry below `dir` (but not below `skip`) with its size: compared before and after, it shows whether
+/// anything appeared, vanished or changed size.
+pub fn snapshot(dir: &Path, skip: Option<&Path>) -> BTreeMap<PathBuf, u64> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -885,6 +884,118 @@ pub async fn percent_encoded_dots_are_a_literal_name(f: &Fixture) {
             "something changed outside the root"
         );
     }
+}
+
+/// Names every backend reserves for its own temporary files: the prefix in the last segment or in a directory.
+pub fn reserved_names() -> Vec<String> {
+    [
+        format!("{TEMP_PREFIX}x"),
+        TEMP_PREFIX.to_owned(),
+        format!("photos/{TEMP_PREFIX}cat.jpg"),
+        format!("{TEMP_PREFIX}dir/x.txt"),
+        format!("a/{TEMP_PREFIX}b/c.txt"),
+    ]
+    .into()
+}
+
+/// Where [`reserved_temporary_names_are_refused_and_hidden`] plants files behind the storage's back, as a
+/// backend's unfinished writes and probes would leave them: one at the top, one beside a stored file, one in a
+/// directory named like a temporary file.
+pub fn planted() -> Vec<String> {
+    [
+        format!("{TEMP_PREFIX}probe-1"),
+        format!("d/{TEMP_PREFIX}web-1.42.abcdefghijkl"),
+        format!("d/{TEMP_PREFIX}dir/inner.txt"),
+    ]
+    .into()
+}
+
+/// Names that look like temporary ones but are not: ordinary names, stored and listed.
+pub const NEAR_MISSES: &[&str] = &[".storages-tmp", "d/..storages-tmp.x", "d/x.storages-tmp.y"];
+
+/// Every entry point refuses a reserved name with `InvalidName` of kind `Reserved` naming it, nothing is stored,
+/// near misses are ordinary names, and (for storages with a root on this machine) temporary files planted under
+/// the root, a directory named like one included, appear in no listing.
+pub async fn reserved_temporary_names_are_refused_and_hidden(f: &Fixture) {
+    let s = &*f.storage;
+    for name in reserved_names() {
+        let reserved = |what: &str, r: Result<(), Error>| match r {
+            Err(Error::InvalidName(e)) if e.kind() == &NameErrorKind::Reserved => {
+                assert_eq!(e.name(), name, "{what}: the error names another value")
+            }
+            other => panic!("{what}({name:?}) gave {other:?}, expected a Reserved InvalidName"),
+        };
+        reserved("save", s.save(name.as_str(), "x").await.map(drop));
+        reserved(
+            "save overwrite",
+            s.save_with(name.as_str(), "x", crate::SaveOptions::overwrite())
+                .await
+                .map(drop),
+        );
+        reserved("open", s.open(name.as_str()).await.map(drop));
+        reserved("exists", s.exists(name.as_str()).await.map(drop));
+        reserved("delete", s.remove(name.as_str()).await);
+        reserved("url", s.public_url(name.as_str()).await.map(drop));
+        reserved("copy", s.copy("nonexistent", name.as_str()).await.map(drop));
+        reserved("list", s.list_all(name.as_str()).await.map(drop));
+        reserved("listdir", s.listdir(name.as_str()).await.map(drop));
+    }
+    assert_eq!(
+        s.list_all("").await.expect("list"),
+        vec![],
+        "a reserved name was stored"
+    );
+    s.save("d/real.txt", "real").await.expect("save d/real.txt");
+    for near in NEAR_MISSES {
+        let stored = s
+            .save(*near, "near")
+            .await
+            .unwrap_or_else(|e| panic!("save {near}: {e}"));
+        assert_eq!(stored.as_str(), *near);
+    }
+    if let Some(root) = &f.root {
+        for planted in planted() {
+            let path = root.join(planted);
+            std::fs::create_dir_all(path.parent().expect("under the root")).expect("mkdir");
+            std::fs::write(&path, "partial").expect("plant a temporary file");
+        }
+    }
+    assert_reserved_hidden(s).await;
+}
+
+/// The names of every file under `prefix`, sorted.
+pub async fn listed_names(s: &dyn Storage, prefix: &str) -> Vec<String> {
+    let mut listed: Vec<String> = s
+        .list_all(prefix)
+        .await
+        .unwrap_or_else(|e| panic!("list {prefix:?}: {e}"))
+        .into_iter()
+        .map(|m| m.name.to_string())
+        .collect();
+    listed.sort();
+    listed
+}
+
+/// The listings of a storage holding `d/real.txt`, the near misses and (perhaps) the [`planted`] files show exactly
+/// the first two. Backends whose fixtures have no root on this machine (object storage) plant the files their own
+/// way and then call this.
+pub async fn assert_reserved_hidden(s: &dyn Storage) {
+    let listed = listed_names(s, "").await;
+    let mut expected: Vec<&str> = NEAR_MISSES.iter().copied().chain(["d/real.txt"]).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "listing everything");
+    let (dirs, files) = s.listdir("d").await.expect("listdir d");
+    assert_eq!(dirs, Vec::<String>::new(), "directories under d");
+    assert_eq!(
+        files,
+        ["..storages-tmp.x", "real.txt", "x.storages-tmp.y"],
+        "files under d"
+    );
+    let (dirs, files) = s.listdir("").await.expect("listdir");
+    assert_eq!(
+        (dirs, files),
+        (vec!["d".to_owned()], vec![".storages-tmp".to_owned()])
+    );
 }
 
 #[cfg(test)]
