@@ -108,9 +108,13 @@ pub fn stored_name(upload: &Upload) -> String {
 }
 
 /// A client for the apps, with a bound far above any request's time so that a hang is recorded, not waited out.
+/// Idle connections are dropped after 2 s, before any app's keep-alive closes them (actix-web's default is 5 s):
+/// an upload sent on a connection the server is closing at that moment fails with "error sending request", a race of
+/// HTTP/1.1 keep-alive that browsers retry and that says nothing about the storage.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .expect("build the HTTP client")
 }
