@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod chunks;
 mod clean;
 mod config;
 mod hooks;

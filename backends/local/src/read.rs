@@ -1,49 +1,93 @@
 //! Reads and listings, every name resolved beneath the root (see `root.rs`).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use rustix::fs::{FileType, OFlags, RawDir};
 use rustix::io::Errno;
-use storages_core::{ByteRange, CHUNK_SIZE, Error, GetResult, Listing, Metadata, Name, Result};
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
+use storages_core::{ByteRange, Error, GetResult, Listing, Metadata, Name, Result};
 
+use crate::chunks::{Chunks, ReadOn};
 use crate::hooks::retry_stale;
 use crate::paths::is_temp;
-use crate::root::{Kind, Root, kind_of, metadata_of, stat_at, stat_fd, stat_file};
+use crate::root::{Kind, Root, kind_of, metadata_of, stat_at, stat_fd};
 
-/// Opens `name` (a regular file; a directory is `NotFound`) positioned at the start of `range`. Files of at most
-/// one chunk are read right away, saving the stream a trip to the blocking pool. An `ESTALE` until the stream is
-/// handed out is retried `retries` times; once bytes flow, a stale handle is an error, never a silent switch to
-/// another version of the file.
+/// Opens `name` (a regular file; a directory is `NotFound`) for the span `range` asks for, and reads its first
+/// chunk, so that a failing read is an error of `get` rather than a response cut short. An `ESTALE` until the
+/// stream is handed out is retried `retries` times; once bytes flow, a stale handle is an error, never a silent
+/// switch to another version of the file. Runs on the blocking pool.
 pub(crate) fn open(
     root: &Root,
     name: &Name,
     range: Option<ByteRange>,
     retries: u32,
+    read_on: ReadOn,
 ) -> Result<GetResult> {
-    retry_stale(retries, || open_once(root, name, range))
+    retry_stale(retries, || {
+        let handle = root
+            .handle()
+            .map_err(|e| Error::io("open", name.as_str(), e))?;
+        let fd = root.beneath(handle.as_fd(), name.as_str(), READ_FLAGS, name.as_str())?;
+        let (meta, mut chunks) = prepare(fd, name, range, read_on)?;
+        chunks
+            .read_first_blocking()
+            .map_err(|e| Error::io("read", name.as_str(), e))?;
+        Ok(meta.into_result(chunks))
+    })
 }
 
-fn open_once(root: &Root, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
-    let handle = root
-        .handle()
-        .map_err(|e| Error::io("open", name.as_str(), e))?;
-    // O_NONBLOCK: a FIFO planted under the root must not hang the reader; regular files ignore it.
-    let fd = root.beneath(
-        handle.as_fd(),
-        name.as_str(),
-        OFlags::RDONLY | OFlags::NONBLOCK,
-        name.as_str(),
-    )?;
-    let mut file = File::from(fd);
-    let stat = stat_file(&file).map_err(|e| Error::io("stat", name.as_str(), e))?;
+/// [`open`] on the calling task, for a held root on a local disk, when the kernel has the name's directories and
+/// the first chunk cached: `None` when any of it would wait for the disk (the caller then uses [`open`]).
+pub(crate) fn open_cached(
+    root: &Root,
+    name: &Name,
+    range: Option<ByteRange>,
+) -> Option<Result<GetResult>> {
+    let fd = match root.beneath_cached(name.as_str(), READ_FLAGS, name.as_str())? {
+        Ok(fd) => fd,
+        Err(e) => return Some(Err(e)),
+    };
+    let (meta, mut chunks) = match prepare(fd, name, range, ReadOn::CacheFirst) {
+        Ok(prepared) => prepared,
+        Err(e) => return Some(Err(e)),
+    };
+    match chunks.read_first_cached() {
+        Ok(true) => Some(Ok(meta.into_result(chunks))),
+        Ok(false) => None,
+        Err(e) => Some(Err(Error::io("read", name.as_str(), e))),
+    }
+}
+
+/// O_NONBLOCK: a FIFO planted under the root must not hang the reader; regular files ignore it.
+const READ_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::NONBLOCK);
+
+/// What an open file tells before its bytes are read.
+struct Opened {
+    meta: Metadata,
+    span: std::ops::Range<u64>,
+}
+
+impl Opened {
+    fn into_result(self, chunks: Chunks) -> GetResult {
+        GetResult {
+            meta: self.meta,
+            range: self.span,
+            stream: chunks.boxed(),
+        }
+    }
+}
+
+/// The metadata of the open file `fd` (a regular file, else `NotFound`), and a stream of the span `range` asks for.
+fn prepare(
+    fd: OwnedFd,
+    name: &Name,
+    range: Option<ByteRange>,
+    read_on: ReadOn,
+) -> Result<(Opened, Chunks)> {
+    let stat = stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
     if kind_of(&stat) != Kind::File {
         return Err(Error::NotFound {
             name: name.to_string(),
@@ -59,25 +103,8 @@ fn open_once(root: &Root, name: &Name, range: Option<ByteRange>) -> Result<GetRe
             size,
         })?,
     };
-    let len = span.end - span.start;
-    let fail = |e: io::Error| Error::io("read", name.as_str(), e);
-    if span.start > 0 {
-        file.seek(SeekFrom::Start(span.start)).map_err(fail)?;
-    }
-    let stream = if len <= CHUNK_SIZE as u64 {
-        let mut buf = BytesMut::zeroed(len as usize);
-        file.read_exact(&mut buf).map_err(fail)?;
-        let bytes: Bytes = buf.freeze();
-        stream::once(async move { Ok(bytes) }).boxed()
-    } else {
-        let reader = tokio::fs::File::from_std(file).take(len);
-        ReaderStream::with_capacity(reader, CHUNK_SIZE).boxed()
-    };
-    Ok(GetResult {
-        meta,
-        range: span,
-        stream,
-    })
+    let chunks = Chunks::new(File::from(fd), span.clone(), read_on);
+    Ok((Opened { meta, span }, chunks))
 }
 
 /// The metadata of `name`, a regular file.
@@ -89,12 +116,24 @@ pub(crate) fn stat(root: &Root, name: &Name, retries: u32) -> Result<Metadata> {
         let fd = root.beneath(handle.as_fd(), name.as_str(), OFlags::PATH, name.as_str())?;
         stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))
     })?;
-    if kind_of(&stat) != Kind::File {
+    file_metadata(name, &stat)
+}
+
+/// [`stat`] on the calling task when the kernel has the name's directories cached (see [`open_cached`]).
+pub(crate) fn stat_cached(root: &Root, name: &Name) -> Option<Result<Metadata>> {
+    let stat = root
+        .beneath_cached(name.as_str(), OFlags::PATH, name.as_str())?
+        .and_then(|fd| stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into())));
+    Some(stat.and_then(|stat| file_metadata(name, &stat)))
+}
+
+fn file_metadata(name: &Name, stat: &rustix::fs::Statx) -> Result<Metadata> {
+    if kind_of(stat) != Kind::File {
         return Err(Error::NotFound {
             name: name.to_string(),
         });
     }
-    Ok(metadata_of(name.clone(), &stat))
+    Ok(metadata_of(name.clone(), stat))
 }
 
 /// One directory's entries as (sub-directories, files), temporary files and unnamable entries left out; the whole
