@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod mount;
+pub mod nginx;
 pub mod s3;
 
 use std::io::{BufRead, BufReader};
@@ -10,6 +11,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// `scenarios!(a, b)` runs each `async fn a(app: &str)` once per photo app, as `axum::a` (`photos`) and
+/// `actix::a` (`photos_actix`); a test file takes it with `#[macro_use] mod support;`.
+#[allow(unused_macros)]
+macro_rules! scenarios {
+    ($($scenario:ident),* $(,)?) => {
+        mod axum {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario("photos").await
+            })*
+        }
+        mod actix {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario("photos_actix").await
+            })*
+        }
+    };
+}
 
 fn keep(log: &Mutex<String>, line: &str) {
     if let Ok(mut log) = log.lock() {
