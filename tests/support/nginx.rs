@@ -9,7 +9,7 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -132,9 +132,9 @@ impl Nginx {
         format!("http://{}{path}", self.addr)
     }
 
-    /// The directory holding its configuration and logs.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
+    /// Its process id (the one process that serves).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What nginx logged (warnings and errors).
