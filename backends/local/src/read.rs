@@ -338,3 +338,76 @@ fn walk_one(root: &Root, dir: Option<&Name>, no_follow: bool) -> Result<Vec<Entr
         None => Ok(Vec::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::TryStreamExt;
+    use rustix::fs::Advice;
+
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::new(s).expect("name")
+    }
+
+    async fn bytes(got: GetResult) -> Vec<u8> {
+        got.stream
+            .map_ok(|chunk| chunk.to_vec())
+            .try_concat()
+            .await
+            .expect("stream")
+    }
+
+    #[tokio::test]
+    async fn a_cached_file_is_opened_and_read_on_the_calling_task() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("a")).expect("mkdir");
+        std::fs::write(dir.path().join("a/f.txt"), "cached").expect("write");
+        let root = Root::open(dir.path().canonicalize().expect("root"), true).expect("root");
+        let got = open_cached(&root, &name("a/f.txt"), None)
+            .expect("everything is cached")
+            .expect("open");
+        assert_eq!(bytes(got).await, b"cached");
+        // A name never looked up is not cached yet (the pool looks it up); once it was, its absence is.
+        let missing = name("a/missing.txt");
+        assert!(matches!(
+            open_cached(&root, &missing, None),
+            None | Some(Err(Error::NotFound { .. }))
+        ));
+        assert!(matches!(
+            stat(&root, &missing, 0),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            open_cached(&root, &missing, None),
+            Some(Err(Error::NotFound { .. }))
+        ));
+        assert!(
+            open_cached(
+                &Root::open(dir.path().to_owned(), false).expect("root"),
+                &name("a/f.txt"),
+                None
+            )
+            .is_none(),
+            "a root opened afresh for each operation (a share) never reads on the calling task"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_out_of_the_page_cache_is_left_to_the_blocking_pool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.bin");
+        let content: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &content).expect("write");
+        let file = File::open(&path).expect("open");
+        file.sync_all().expect("fsync");
+        rustix::fs::fadvise(&file, 0, None, Advice::DontNeed).expect("fadvise");
+        let root = Root::open(dir.path().canonicalize().expect("root"), true).expect("root");
+        assert!(
+            open_cached(&root, &name("f.bin"), None).is_none(),
+            "an evicted file would wait for the disk"
+        );
+        let got = open(&root, &name("f.bin"), None, 0, ReadOn::CacheFirst).expect("open");
+        assert_eq!(bytes(got).await, content);
+    }
+}
