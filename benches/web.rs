@@ -1,22 +1,32 @@
 //! The web layer against named baselines, as ratios measured in one run.
 //!
-//! Run with `cargo bench --bench web` (about three minutes on two cores; needs `wrk`: `apt-get install wrk`).
-//! Without `--bench` (as `cargo test --benches` runs it) it does one tiny round of each part and needs no `wrk`.
+//! Run with `cargo bench --bench web --features axum` (about six minutes on two cores; needs `wrk` and
+//! nginx: `apt-get install wrk nginx-light`). Without `--bench` (as `cargo test --benches` runs it) it does one
+//! tiny round of each part and needs no `wrk`.
+//!
+//! Every load is `wrk` (one thread, 32 connections, 5 s) on loopback. The two sides of a comparison run in
+//! alternating order, round after round, and each side's median round is printed with the ratio and the aim.
 //!
 //! - serving: 4 KiB and 1 MiB files from a local storage through the axum adapter (`serve_storage`) against
-//!   tower-http's `ServeDir` over the same directory, both on `axum::serve` in this process, each loaded by `wrk`
-//!   (one thread, 32 connections, 5 s) on loopback. Rounds alternate which side goes first; each side's best
-//!   round counts (other work on a shared machine only ever takes requests away).
-//! - upload: a 1 GiB file through the photo app (`examples/photos.rs`, built in this profile, media in a local
-//!   directory), posted as a multipart form streamed from the file, against `storages put` of the same file
-//!   into a directory on the same disk. Best of three, alternating; the app's peak RSS is printed too.
+//!   tower-http's `ServeDir` over the same directory, both on `axum::serve` in this process.
+//! - nginx: the photo apps (`examples/photos.rs` and `photos_actix.rs`, built in this profile, media in that
+//!   directory, each with two workers) against nginx (`nginx-light`, one worker process, `sendfile on`) serving the
+//!   same files from the same directory, as the server people put in front of media. Our floor: nginx hands the
+//!   page cache to the socket with `sendfile`, while a framework's body is bytes in memory, so every byte is
+//!   copied out of the cache and into the socket (two copies nginx does not make).
+//! - upload: a 1 GiB file through the photo app, posted as a multipart form streamed from the file, against
+//!   `storages put` of the same file into a directory on the same disk. Best of three, alternating; the app's
+//!   peak RSS is printed too.
 //!
-//! `STORAGES_BENCH_ONLY=serving` (or `upload`) runs one part.
+//! `STORAGES_BENCH_ONLY=serving` (or `nginx`, or `upload`) runs one part.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "../tests/support/nginx.rs"]
+mod nginx;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -60,12 +70,18 @@ fn main() -> BenchResult<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    // `STORAGES_BENCH_ONLY=serving` or `=upload` runs one part.
+    // `STORAGES_BENCH_ONLY=serving`, `=nginx` or `=upload` runs one part.
     let only = std::env::var("STORAGES_BENCH_ONLY").unwrap_or_default();
-    if only != "upload" {
-        runtime.block_on(serving(scale, tmp.path()))?;
+    let runs = |part: &str| only.is_empty() || only == part;
+    let dir = tmp.path().join("served");
+    write_served(&dir)?;
+    if runs("serving") {
+        runtime.block_on(serving(scale, &dir))?;
     }
-    if only != "serving" {
+    if runs("nginx") {
+        runtime.block_on(behind_nginx(scale, &dir, tmp.path()))?;
+    }
+    if runs("upload") {
         runtime.block_on(upload(scale, tmp.path()))?;
     }
     Ok(())
@@ -83,76 +99,203 @@ fn check_wrk() -> BenchResult<()> {
 
 // ---- serving ----
 
-async fn serving(scale: Scale, tmp: &Path) -> BenchResult<()> {
-    let dir = tmp.join("served");
-    std::fs::create_dir_all(&dir)?;
+/// The files every serving part loads, with random bytes.
+fn write_served(dir: &Path) -> BenchResult<()> {
+    std::fs::create_dir_all(dir)?;
     let mut rng = fastrand::Rng::with_seed(7);
     for (name, size) in FILES {
         let mut bytes = vec![0u8; size];
         rng.fill(&mut bytes);
         std::fs::write(dir.join(name), bytes)?;
     }
-    let storage = storages::Settings::parse(&format!("file://{}", dir.display()))?.build()?;
-    let ours: axum::Router =
-        axum::Router::new().nest("/files", serve_storage(storage, ServeOptions::media()));
-    let baseline: axum::Router = axum::Router::new().nest_service("/files", ServeDir::new(&dir));
-    let ours = spawn_server(ours).await?;
-    let baseline = spawn_server(baseline).await?;
+    Ok(())
+}
 
-    // Both sides send the same bytes, or the comparison means nothing.
+/// Both sides send every file whole, or the comparison means nothing.
+async fn check_served(bases: &[String]) -> BenchResult<()> {
     let http = reqwest::Client::new();
     for (name, size) in FILES {
-        for addr in [ours, baseline] {
-            let got = http
-                .get(format!("http://{addr}/files/{name}"))
-                .send()
-                .await?;
+        for base in bases {
+            let got = http.get(format!("{base}/{name}")).send().await?;
             if got.status() != 200 || got.bytes().await?.len() != size {
-                return Err(format!("{addr} does not serve {name} whole").into());
+                return Err(format!("{base} does not serve {name} whole").into());
             }
         }
     }
+    Ok(())
+}
+
+async fn serving(scale: Scale, dir: &Path) -> BenchResult<()> {
+    let storage = storages::Settings::parse(&format!("file://{}", dir.display()))?.build()?;
+    let ours: axum::Router =
+        axum::Router::new().nest("/files", serve_storage(storage, ServeOptions::media()));
+    let baseline: axum::Router = axum::Router::new().nest_service("/files", ServeDir::new(dir));
+    let ours = format!("http://{}/files", spawn_server(ours).await?);
+    let baseline = format!("http://{}/files", spawn_server(baseline).await?);
+    check_served(&[ours.clone(), baseline.clone()]).await?;
     if scale.wrk_seconds == 0 {
         println!("serving: both servers answer; the load is measured with --bench");
         return Ok(());
     }
     println!(
-        "serving from a local directory, wrk -t1 -c32 -d{}s on loopback, best of {} rounds",
+        "serving from a local directory in this process, wrk -t1 -c32 -d{}s, median of {} alternating rounds",
         scale.wrk_seconds, scale.rounds
     );
-    println!(
-        "{:<8} {:>14} {:>14} {:>7}",
-        "file", "axum adapter", "ServeDir", "ratio"
-    );
+    print_header("axum adapter", "ServeDir");
     for (name, _) in FILES {
-        let url = |addr: SocketAddr| format!("http://{addr}/files/{name}");
-        // Warm both up (page cache, connection setup, allocator) before anything counts.
-        wrk(&url(ours), 1).await?;
-        wrk(&url(baseline), 1).await?;
-        let (mut best_ours, mut best_base) = (0.0f64, 0.0f64);
-        for round in 0..scale.rounds {
-            let order = if round % 2 == 0 {
-                [true, false]
-            } else {
-                [false, true]
-            };
-            for is_ours in order {
-                if is_ours {
-                    best_ours = best_ours.max(wrk(&url(ours), scale.wrk_seconds).await?);
-                } else {
-                    best_base = best_base.max(wrk(&url(baseline), scale.wrk_seconds).await?);
-                }
-            }
-        }
-        println!(
-            "{:<8} {:>10.0} r/s {:>10.0} r/s {:>6.2}x",
-            name,
-            best_ours,
-            best_base,
-            best_ours / best_base
-        );
+        let (ours_url, base_url) = (format!("{ours}/{name}"), format!("{baseline}/{name}"));
+        let (ours, base) = paired(scale, Side::url(&ours_url), Side::url(&base_url)).await?;
+        print_row(name, ours, base, 0.9);
     }
     Ok(())
+}
+
+/// The aims against nginx, for 4 KiB and 1 MiB.
+const NGINX_AIMS: [f64; 2] = [0.7, 0.9];
+
+async fn behind_nginx(scale: Scale, dir: &Path, tmp: &Path) -> BenchResult<()> {
+    let server = format!(
+        "location /media/ {{ alias {}/; }}",
+        dir.canonicalize()?.display()
+    );
+    let front = nginx::Nginx::start(&server)?;
+    let nginx_base = front.url("/media");
+    let media = format!("file://{}?base_url=/media/", dir.display());
+    let mut apps = Vec::new();
+    for example in ["photos", "photos_actix"] {
+        let app = start_app(
+            &build_example(example)?,
+            &tmp.join(example),
+            &[("STORAGES_MEDIA_URL", &media)],
+        )
+        .await?;
+        apps.push((example, app));
+    }
+    let mut bases = vec![nginx_base.clone()];
+    bases.extend(apps.iter().map(|(_, app)| format!("{}/media", app.base)));
+    check_served(&bases).await?;
+    if scale.wrk_seconds == 0 {
+        println!("nginx: nginx and both photo apps answer; the load is measured with --bench");
+        return Ok(());
+    }
+    println!(
+        "media of the photo apps (2 workers) against nginx (1 worker, sendfile on), wrk -t1 -c32 -d{}s, median of {} alternating rounds",
+        scale.wrk_seconds, scale.rounds
+    );
+    for (example, app) in &apps {
+        print_header(&format!("{example} app"), "nginx");
+        for ((name, _), aim) in FILES.into_iter().zip(NGINX_AIMS) {
+            let ours = format!("{}/media/{name}", app.base);
+            let base = format!("{nginx_base}/{name}");
+            let (ours, base) = paired(
+                scale,
+                Side::process(&ours, app.child.id()),
+                Side::process(&base, front.pid()),
+            )
+            .await?;
+            print_row(name, ours, base, aim);
+        }
+    }
+    Ok(())
+}
+
+/// One side of a comparison: where to load it, and its process when it has its own (to count its CPU time).
+#[derive(Debug, Clone, Copy)]
+struct Side<'a> {
+    url: &'a str,
+    pid: Option<u32>,
+}
+
+impl<'a> Side<'a> {
+    fn url(url: &'a str) -> Self {
+        Self { url, pid: None }
+    }
+
+    fn process(url: &'a str, pid: u32) -> Self {
+        Self {
+            url,
+            pid: Some(pid),
+        }
+    }
+}
+
+/// A side's median round: requests per second, and (for a process of its own) CPU microseconds per request,
+/// which other work on a shared machine disturbs far less than the rate.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    per_second: f64,
+    cpu_us: Option<f64>,
+}
+
+/// Loads `ours` and `baseline` in alternating order, round after round (after one warm-up second each), and
+/// returns each side's medians.
+async fn paired(
+    scale: Scale,
+    ours: Side<'_>,
+    baseline: Side<'_>,
+) -> BenchResult<(Measured, Measured)> {
+    // Warm both up (page cache, connection setup, allocator) before anything counts.
+    wrk(ours.url, 1).await?;
+    wrk(baseline.url, 1).await?;
+    let mut rounds: [(Vec<f64>, Vec<f64>); 2] = Default::default();
+    for round in 0..scale.rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for index in order {
+            let side = [ours, baseline][index];
+            let before = side.pid.map(cpu_ticks).transpose()?;
+            let load = wrk(side.url, scale.wrk_seconds).await?;
+            let (rates, cpu) = &mut rounds[index];
+            rates.push(load.per_second);
+            if let (Some(pid), Some(before)) = (side.pid, before) {
+                let ticks = cpu_ticks(pid)?.saturating_sub(before);
+                cpu.push(ticks as f64 * 10_000.0 / load.requests.max(1) as f64);
+            }
+        }
+    }
+    if common_verbose() {
+        eprintln!(
+            "rounds (r/s, CPU us per request): ours {:?}, baseline {:?}",
+            rounds[0], rounds[1]
+        );
+    }
+    let [ours, baseline] = rounds.map(|(rates, cpu)| Measured {
+        per_second: median(rates),
+        cpu_us: (!cpu.is_empty()).then(|| median(cpu)),
+    });
+    Ok((ours, baseline))
+}
+
+fn median(mut rounds: Vec<f64>) -> f64 {
+    rounds.sort_by(f64::total_cmp);
+    rounds.get(rounds.len() / 2).copied().unwrap_or_default()
+}
+
+fn common_verbose() -> bool {
+    std::env::var_os("STORAGES_BENCH_VERBOSE").is_some()
+}
+
+fn print_header(ours: &str, baseline: &str) {
+    println!(
+        "{:<8} {:>16} {:>16} {:>7} {:>6}",
+        "file", ours, baseline, "ratio", "aim"
+    );
+}
+
+fn print_row(name: &str, ours: Measured, baseline: Measured, aim: f64) {
+    let cpu = match (ours.cpu_us, baseline.cpu_us) {
+        (Some(ours), Some(baseline)) => {
+            format!("   CPU per request {ours:.1} us vs {baseline:.1} us")
+        }
+        _ => String::new(),
+    };
+    println!(
+        "{:<8} {:>12.0} r/s {:>12.0} r/s {:>6.2}x {:>5.2}x{cpu}",
+        name,
+        ours.per_second,
+        baseline.per_second,
+        ours.per_second / baseline.per_second,
+        aim
+    );
 }
 
 /// Serves `router` on a loopback port. `TCP_NODELAY` on both sides: with Nagle's algorithm, a response written in
@@ -175,8 +318,15 @@ async fn spawn_server(router: axum::Router) -> BenchResult<SocketAddr> {
     Ok(addr)
 }
 
-/// Requests per second `wrk` reaches on `url` in `seconds`; any non-2xx answer is an error.
-async fn wrk(url: &str, seconds: u32) -> BenchResult<f64> {
+/// One `wrk` run: requests per second, and requests in all.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    per_second: f64,
+    requests: u64,
+}
+
+/// What `wrk` reaches on `url` in `seconds`; any non-2xx answer is an error.
+async fn wrk(url: &str, seconds: u32) -> BenchResult<Load> {
     let out = tokio::process::Command::new("wrk")
         .args(["-t1", "-c32", &format!("-d{seconds}s"), url])
         .output()
@@ -189,10 +339,38 @@ async fn wrk(url: &str, seconds: u32) -> BenchResult<f64> {
         )
         .into());
     }
-    text.lines()
+    let per_second = text
+        .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| format!("no Requests/sec in wrk's output:\n{text}").into())
+        .and_then(|v| v.trim().parse().ok());
+    // "  123456 requests in 5.00s, 1.23GB read"
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    match (per_second, requests) {
+        (Some(per_second), Some(requests)) => Ok(Load {
+            per_second,
+            requests,
+        }),
+        _ => Err(format!("no request counts in wrk's output:\n{text}").into()),
+    }
+}
+
+/// The CPU time process `pid` has used so far (user and system), in clock ticks (10 ms on Linux).
+fn cpu_ticks(pid: u32) -> BenchResult<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // utime and stime are the 14th and 15th fields, the 12th and 13th after the parenthesised command name.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| -> BenchResult<u64> {
+        Ok(fields.get(i).ok_or("a short /proc/PID/stat")?.parse()?)
+    };
+    Ok(field(11)? + field(12)?)
 }
 
 // ---- upload ----
@@ -200,7 +378,7 @@ async fn wrk(url: &str, seconds: u32) -> BenchResult<f64> {
 async fn upload(scale: Scale, tmp: &Path) -> BenchResult<()> {
     let source = tmp.join("source.png");
     write_source(&source, scale.upload_bytes)?;
-    let app_bin = build_photos()?;
+    let app_bin = build_example("photos")?;
     let cli_bin = PathBuf::from(env!("CARGO_BIN_EXE_storages"));
     let mb = scale.upload_bytes as f64 / 1e6;
     let (mut best_app, mut best_cli) = (Duration::MAX, Duration::MAX);
@@ -270,43 +448,81 @@ fn write_source(path: &Path, size: u64) -> BenchResult<()> {
     Ok(())
 }
 
-/// Builds `examples/photos.rs` in this bench's profile and returns its path.
-fn build_photos() -> BenchResult<PathBuf> {
+/// Builds the photo apps (`photos`, `photos_actix`) in this bench's profile, once, and returns the path of
+/// `example`.
+fn build_example(example: &str) -> BenchResult<PathBuf> {
+    static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let exe = std::env::current_exe()?;
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or("the bench is not in target/<profile>/deps")?;
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args([
-            "build",
-            "--quiet",
-            "--example",
-            "photos",
-            "--features",
-            "local,axum",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if release {
-        build.arg("--release");
+    let built = *BUILT.get_or_init(|| {
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "photos",
+                "--example",
+                "photos_actix",
+            ])
+            .args(["--features", "local,axum,actix"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            build.arg("--release");
+        }
+        build.status().is_ok_and(|status| status.success())
+    });
+    if !built {
+        return Err("cargo build --example photos --example photos_actix failed".into());
     }
-    if !build.status()?.success() {
-        return Err("cargo build --example photos failed".into());
-    }
-    Ok(profile_dir.join("examples").join("photos"))
+    Ok(profile_dir.join("examples").join(example))
 }
 
-/// The app, killed on drop.
-struct App(Child);
+/// An app process, killed on drop.
+struct App {
+    child: Child,
+    base: String,
+}
 
 impl Drop for App {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// Starts the photo app `bin` in `work` (its static files go there) with `envs`, on a free loopback port, and
+/// waits until it answers.
+async fn start_app(bin: &Path, work: &Path, envs: &[(&str, &str)]) -> BenchResult<App> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    std::fs::create_dir_all(work)?;
+    let child = Command::new(bin)
+        .current_dir(work)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()?;
+    let app = App {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(&app.base).send().await.is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("{} did not start in 30 s", bin.display()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(app)
 }
 
 /// Posts `source` to a fresh photo app storing into `media`; the time from the first byte sent to the answer, and
@@ -317,30 +533,18 @@ async fn upload_through_app(
     media: &Path,
     size: u64,
 ) -> BenchResult<(Duration, u64)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let work = media.join("work");
-    std::fs::create_dir_all(&work)?;
-    let app = App(Command::new(bin)
-        .current_dir(&work)
-        .env("PORT", port.to_string())
-        .env(
-            "STORAGES_MEDIA_URL",
-            format!("file://{}?base_url=/media/", media.display()),
-        )
-        .env("PHOTOS_UPLOAD_LIMIT", (size + 1).to_string())
-        .stdout(Stdio::null())
-        .spawn()?);
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(&base).send().await.is_err() {
-        if Instant::now() > deadline {
-            return Err("the photo app did not start in 30 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let media_url = format!("file://{}?base_url=/media/", media.display());
+    let limit = (size + 1).to_string();
+    let app = start_app(
+        bin,
+        &media.join("work"),
+        &[
+            ("STORAGES_MEDIA_URL", &media_url),
+            ("PHOTOS_UPLOAD_LIMIT", &limit),
+        ],
+    )
+    .await?;
+    let (base, http) = (app.base.clone(), reqwest::Client::new());
     let boundary = "storages-bench-boundary";
     let head = Bytes::from(format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\n\
@@ -370,7 +574,7 @@ async fn upload_through_app(
     if stored != size {
         return Err(format!("the app stored {stored} bytes of {size}").into());
     }
-    let rss = peak_rss_kib_of(app.0.id())?;
+    let rss = peak_rss_kib_of(app.child.id())?;
     Ok((took, rss))
 }
 

@@ -5,7 +5,9 @@
 //! Run it with `cargo run --features axum --example photos` (then open http://127.0.0.1:8000); `PORT=9000` or
 //! `--port 9000` picks another port, `PHOTOS_UPLOAD_LIMIT` the largest photo in bytes (1 GiB by default),
 //! `PHOTOS_IDLE_TIMEOUT_SECS` how long an upload may send nothing before it gets `408` (60 by default), `RUST_LOG`
-//! what is logged to stderr (`info,object_store=warn` by default: every storage failure, with its cause).
+//! what is logged to stderr (`info,object_store=warn` by default: every storage failure, with its cause),
+//! `PHOTOS_MEDIA_DELIVERY` who sends the media bytes (`x-accel:/protected-media/` behind nginx: see the README's
+//! "Serving media through nginx").
 //! Storages come from the environment, so the same binary runs on a local directory (the default: `./media` and
 //! `./static`), an NFS share or S3: `STORAGES_MEDIA_URL=file:///srv/media?base_url=/media/`.
 //!
@@ -59,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/metrics", get(move || serve_metrics(metrics.clone())))
         .nest(
             "/media",
-            serve_storage(media.clone(), page::media_serving()),
+            serve_storage(media.clone(), page::media_serving(&*media)?),
         )
         .nest(
             "/static",

@@ -2,8 +2,8 @@
 //! `photos/page.rs`; only the wiring differs.
 //!
 //! Run it with `cargo run --features actix --example photos_actix` (then open http://127.0.0.1:8000); `PORT`,
-//! `--port`, `PHOTOS_UPLOAD_LIMIT`, `PHOTOS_IDLE_TIMEOUT_SECS`, `RUST_LOG` and the `STORAGES_*` variables work as
-//! for `photos`.
+//! `--port`, `PHOTOS_UPLOAD_LIMIT`, `PHOTOS_IDLE_TIMEOUT_SECS`, `PHOTOS_MEDIA_DELIVERY`, `RUST_LOG` and the
+//! `STORAGES_*` variables work as for `photos`.
 
 #[path = "photos/page.rs"]
 mod page;
@@ -31,6 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (media, statics) = (storages.media()?, storages.static_files()?);
     page::publish_css(&*statics).await?;
     let uploads = UploadTarget::new(media.clone(), page::upload_options()?);
+    let media_serving = page::media_serving(&*media)?;
     let photos = Photos { media, statics };
 
     let server = HttpServer::new(move || {
@@ -45,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .service(serve_storage(
                 "/media",
                 photos.media.clone(),
-                page::media_serving(),
+                media_serving.clone(),
             ))
             .service(serve_storage(
                 "/static",

@@ -2,6 +2,7 @@
 //! and files served from media and static. Every scenario runs against both twins: `photos` (axum) and
 //! `photos_actix` (actix-web).
 
+#[macro_use]
 mod support;
 
 use reqwest::StatusCode;
@@ -30,24 +31,6 @@ fn form(file_name: &str, bytes: &'static [u8]) -> Form {
 
 fn start(app: &str, dir: &std::path::Path) -> Server {
     Server::start(&example(app), dir, &[])
-}
-
-/// Each scenario, once per example app.
-macro_rules! scenarios {
-    ($($scenario:ident),* $(,)?) => {
-        mod axum {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario("photos").await
-            })*
-        }
-        mod actix {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario("photos_actix").await
-            })*
-        }
-    };
 }
 
 scenarios!(

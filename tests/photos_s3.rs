@@ -3,6 +3,7 @@
 //! share one bucket. Every scenario runs against both twins, `photos` (axum) and `photos_actix` (actix-web).
 #![cfg(feature = "s3")]
 
+#[macro_use]
 mod support;
 
 use std::process::Command;
@@ -27,24 +28,6 @@ fn app(example_name: &str, dir: &std::path::Path, media_url: &str) -> Server {
         dir,
         &[("STORAGES_MEDIA_URL", media_url)],
     )
-}
-
-/// Each scenario, once per example app.
-macro_rules! scenarios {
-    ($($scenario:ident),* $(,)?) => {
-        mod axum {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario("photos").await
-            })*
-        }
-        mod actix {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario("photos_actix").await
-            })*
-        }
-    };
 }
 
 scenarios!(

@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use storages::web::{Delivery, IMMUTABLE, Received, ServeOptions, UploadOptions, UploadTarget};
+use storages::web::{
+    Delivery, HandOff, IMMUTABLE, Received, ServeOptions, UploadOptions, UploadTarget,
+};
 use storages::{Name, SaveOptions, Settings, Storage, StorageExt};
 use support::s3::shared_garage;
 
@@ -687,6 +689,22 @@ async fn a_missing_sibling_falls_back_to_the_next_or_the_original(fx: Fixture) {
     );
 }
 
+/// Paths that leave the root, are no valid name, name a temporary file or a directory, or nothing.
+const HOSTILE_OR_MISSING: [&str; 12] = [
+    "/files/..%2fsecret.txt",
+    "/files/%2e%2e/secret.txt",
+    "/files/docs/..%2f..%2fsecret.txt",
+    "/files/docs%2f..%2f..%2fsecret.txt",
+    "/files/a%5c..%5csecret.txt",
+    "/files/a%00secret",
+    "/files/%2fetc%2fsecret",
+    "/files//etc/secret",
+    "/files/docs/%ff%fesecret",
+    "/files/missing-secret.txt",
+    "/files/docs",
+    "/files/.storages-tmp.secret",
+];
+
 async fn hostile_and_missing_names_are_a_plain_404(fx: Fixture) {
     fx.put("docs/a.txt", TEXT).await;
     if let Some(dir) = &fx.dir {
@@ -696,20 +714,7 @@ async fn hostile_and_missing_names_are_a_plain_404(fx: Fixture) {
         )
         .expect("write");
     }
-    for path in [
-        "/files/..%2fsecret.txt",
-        "/files/%2e%2e/secret.txt",
-        "/files/docs/..%2f..%2fsecret.txt",
-        "/files/docs%2f..%2f..%2fsecret.txt",
-        "/files/a%5c..%5csecret.txt",
-        "/files/a%00secret",
-        "/files/%2fetc%2fsecret",
-        "/files//etc/secret",
-        "/files/docs/%ff%fesecret",
-        "/files/missing-secret.txt",
-        "/files/docs",
-        "/files/.storages-tmp.secret",
-    ] {
+    for path in HOSTILE_OR_MISSING {
         let answer = fx.media(path, &[]).await;
         answer.expect(404);
         assert_eq!(answer.body, "not found\n", "{path}");
@@ -786,6 +791,110 @@ async fn redirect_delivery_answers_302_to_the_storage_url(fx: Fixture) {
     missing.expect(404);
     assert_eq!(missing.header("location"), None);
     fx.get(&options, "/files/..%2fa.txt", &[]).await.expect(404);
+}
+
+fn x_accel() -> ServeOptions {
+    ServeOptions::media()
+        .delivery("x-accel:/protected/".parse().expect("delivery"))
+        .cache_control("private, max-age=60")
+}
+
+async fn hand_off_delivery_names_the_file_for_the_front_server(fx: Fixture) {
+    fx.put("docs/a b/é.txt", TEXT).await;
+    fx.put("docs/page.html", "<script>alert(1)</script>").await;
+    let sendfile = ServeOptions::media().delivery(Delivery::HandOff(HandOff::x_sendfile()));
+    let Some(dir) = &fx.dir else {
+        // Object storage keeps no file on this machine: refused up front, and never handed off when served anyway.
+        let refused = HandOff::x_sendfile()
+            .check(&*fx.storage)
+            .expect_err("no local paths");
+        assert!(
+            refused.to_string().contains("storage has none"),
+            "{refused}"
+        );
+        for options in [x_accel(), sendfile] {
+            let answer = fx.get(&options, "/files/docs/page.html", &[]).await;
+            answer.expect(500);
+            assert_eq!(answer.header("x-accel-redirect"), None);
+            assert_eq!(answer.header("x-sendfile"), None);
+        }
+        return;
+    };
+    HandOff::x_sendfile()
+        .check(&*fx.storage)
+        .expect("a local storage can hand off");
+    // Preconditions and ranges are the front server's: the app hands off whatever it is asked.
+    let conditional = [("range", "bytes=0-1"), ("if-none-match", "*")];
+    for method in [Method::GET, Method::HEAD] {
+        let answer = fx
+            .call(
+                &x_accel(),
+                method.clone(),
+                "/files/docs/a%20b/%C3%A9.txt",
+                &conditional,
+            )
+            .await;
+        answer.expect(200);
+        assert!(answer.body.is_empty(), "{method}: the app sends no bytes");
+        assert_eq!(
+            answer.header("x-accel-redirect"),
+            Some("/protected/docs/a%20b/%C3%A9.txt")
+        );
+        assert_eq!(answer.header("content-type"), Some("text/plain"));
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(answer.header("cache-control"), Some("private, max-age=60"));
+        assert_eq!(answer.header("content-disposition"), None);
+        assert_eq!(answer.header("etag"), None, "validators are nginx's own");
+    }
+    let html = fx.get(&x_accel(), "/files/docs/page.html", &[]).await;
+    html.expect(200);
+    assert_eq!(
+        html.header("x-accel-redirect"),
+        Some("/protected/docs/page.html")
+    );
+    assert_eq!(html.header("content-disposition"), Some("attachment"));
+    assert_eq!(html.header("content-type"), Some("text/html"));
+
+    let root = dir.path().canonicalize().expect("root");
+    let answer = fx.get(&sendfile, "/files/docs/a%20b/%C3%A9.txt", &[]).await;
+    answer.expect(200);
+    assert!(answer.body.is_empty());
+    assert_eq!(
+        answer.header("x-sendfile"),
+        Some(format!("{}/docs/a%20b/%C3%A9.txt", root.display()).as_str())
+    );
+}
+
+async fn hand_off_refuses_hostile_and_missing_names_with_a_plain_404(fx: Fixture) {
+    fx.put("docs/a.txt", TEXT).await;
+    let mut paths = HOSTILE_OR_MISSING.to_vec();
+    if let Some(dir) = &fx.dir {
+        std::fs::write(dir.path().join(".storages-tmp.secret"), "unfinished").expect("write");
+        // A link leading out of the root: nginx would follow it, so the app must never hand it off.
+        let outside = dir.path().parent().expect("parent").join(unique("outside"));
+        std::fs::write(&outside, "secret").expect("write");
+        std::os::unix::fs::symlink(&outside, dir.path().join("docs/out.txt")).expect("symlink");
+        paths.push("/files/docs/out.txt");
+        for options in [
+            x_accel(),
+            ServeOptions::media().delivery("x-sendfile".parse().expect("delivery")),
+        ] {
+            for path in &paths {
+                let answer = fx.get(&options, path, &[]).await;
+                answer.expect(404);
+                assert_eq!(answer.body, "not found\n", "{path}");
+                assert_eq!(answer.header("x-accel-redirect"), None, "{path}");
+                assert_eq!(answer.header("x-sendfile"), None, "{path}");
+            }
+        }
+        std::fs::remove_file(outside).expect("remove");
+        return;
+    }
+    for path in &paths {
+        let answer = fx.get(&x_accel(), path, &[]).await;
+        answer.expect(404);
+        assert_eq!(answer.header("x-accel-redirect"), None, "{path}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1204,6 +1313,8 @@ matrix!(
     other_methods_are_405_with_allow,
     a_replaced_file_has_a_new_etag_and_old_validators_stop_matching,
     redirect_delivery_answers_302_to_the_storage_url,
+    hand_off_delivery_names_the_file_for_the_front_server,
+    hand_off_refuses_hostile_and_missing_names_with_a_plain_404,
     files_stream_into_the_storage_under_cleaned_names,
     a_taken_name_gets_a_new_one,
     a_file_over_the_limit_is_413_and_nothing_of_the_request_is_stored,

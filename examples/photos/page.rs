@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use storages::web::{ServeOptions, UploadOptions};
+use storages::web::{Delivery, ServeOptions, UploadOptions};
 use storages::{Error, Metadata, Name, Storage, StorageExt};
 
 /// Uploads are kept under this directory of the media storage.
@@ -78,9 +78,23 @@ pub fn upload_options() -> Result<UploadOptions, Box<dyn std::error::Error>> {
     Ok(options)
 }
 
-/// How media is served: uploads are never run as active content.
-pub fn media_serving() -> ServeOptions {
-    ServeOptions::media()
+/// How media is served: uploads are never run as active content; the bytes go through the app unless
+/// `PHOTOS_MEDIA_DELIVERY` says otherwise: `x-accel:/protected-media/` hands each file to nginx (an `internal`
+/// location with that prefix, aliased to the media root), `x-sendfile` to Apache or lighttpd, `redirect` sends
+/// browsers to the storage's URL. A hand-off needs a media storage with local paths (`file:`, `nfs:`).
+pub fn media_serving(media: &dyn Storage) -> Result<ServeOptions, Box<dyn std::error::Error>> {
+    let Ok(text) = std::env::var("PHOTOS_MEDIA_DELIVERY") else {
+        return Ok(ServeOptions::media());
+    };
+    let delivery: Delivery = text
+        .parse()
+        .map_err(|e| format!("invalid PHOTOS_MEDIA_DELIVERY: {e}"))?;
+    if let Delivery::HandOff(hand_off) = &delivery {
+        hand_off
+            .check(media)
+            .map_err(|e| format!("PHOTOS_MEDIA_DELIVERY={text}: {e}"))?;
+    }
+    Ok(ServeOptions::media().delivery(delivery))
 }
 
 /// How static files are served: inline, hashed names immutable, precompressed siblings.

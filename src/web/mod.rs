@@ -11,8 +11,8 @@
 //! - Serving ([`serve`], [`ServeOptions`]): strong `ETag`, `Last-Modified`, RFC 9110 preconditions in order,
 //!   one byte range (`206`/`416`), `HEAD`, `X-Content-Type-Options: nosniff`, active content as an attachment
 //!   for media, immutable caching of hashed static names, precompressed `.br`/`.gz` siblings, plain `404`s that
-//!   never echo the path, and for object storage a choice between proxying and a `302` to the storage's URL
-//!   ([`Delivery`]).
+//!   never echo the path, and a choice between proxying, a `302` to the storage's URL and handing the file to
+//!   the front server (nginx's `X-Accel-Redirect`, Apache's `X-Sendfile`) ([`Delivery`], [`HandOff`]).
 //! - Uploads ([`receive_multipart`], [`UploadOptions`], [`UploadTarget`]): each file streamed into `save` as it
 //!   arrives, a per-file size limit (`413`, nothing stored), an idle timeout on the body (`408`, nothing stored),
 //!   allowed types and extensions, names cleaned with
@@ -28,6 +28,7 @@ mod body;
 mod direct;
 mod encoding;
 mod failure;
+mod handoff;
 mod preconditions;
 mod range;
 mod serve;
@@ -44,6 +45,7 @@ pub use self::direct::{
 };
 pub use self::encoding::Encoding;
 pub use self::failure::{RETRY_AFTER_SECS, failure_response};
+pub use self::handoff::{DeliveryError, HandOff};
 pub use self::serve::{
     Delivery, IMMUTABLE, ServeOptions, is_active_content, is_hashed_name, not_found, serve,
 };

@@ -17,14 +17,16 @@ use storages_core::{
 use super::Body;
 use super::encoding::{self, Encoding};
 use super::failure;
+use super::handoff::HandOff;
 use super::preconditions::{Outcome, Validators};
 use super::range::{self, RangeRequest};
 
 /// `Cache-Control` for names that change whenever their content does.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// How the bytes reach the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the bytes reach the client. Parsed from text (`proxy`, `redirect[:SECONDS]`, `x-accel:/PREFIX/`,
+/// `x-sendfile`) for settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Delivery {
     /// Stream them through this server (every backend).
@@ -37,6 +39,14 @@ pub enum Delivery {
         /// Ask for a signed URL valid this long.
         expires: Option<Duration>,
     },
+    /// Answer with an empty body and a header that hands the file to the front server (nginx's
+    /// `X-Accel-Redirect`, Apache's and lighttpd's `X-Sendfile`), which sends the bytes itself with its own
+    /// validators, preconditions and ranges. The name is checked with one `stat` first (a hostile or missing name
+    /// is this server's plain `404`, and no header is sent); `Content-Type`, `Content-Disposition` (attachments
+    /// for active media), `Cache-Control` and `nosniff` are decided here as for proxied bytes. Only storages with
+    /// local paths (`file:`, `nfs:`) can do it: [`HandOff::check`] refuses the others up front, and serving from
+    /// one answers `500` with the cause logged.
+    HandOff(HandOff),
 }
 
 type NamePredicate = Arc<dyn Fn(&Name) -> bool + Send + Sync>;
@@ -198,8 +208,10 @@ pub async fn serve(
     let Some(name) = decode_name(storage, encoded_name) else {
         return not_found();
     };
-    if let Delivery::Redirect { expires } = options.delivery {
-        return redirect(storage, &name, expires).await;
+    match &options.delivery {
+        Delivery::Proxy => {}
+        Delivery::Redirect { expires } => return redirect(storage, &name, *expires).await,
+        Delivery::HandOff(hand_off) => return handed_off(storage, &name, hand_off, options).await,
     }
     let head = method == Method::HEAD;
     // RFC 9110 §14.2: a server must ignore `Range` on methods other than GET.
@@ -414,6 +426,22 @@ impl Parts<'_> {
         encoding: Option<Encoding>,
     ) {
         self.validator_headers(headers, validators);
+        self.content_type_headers(headers, meta, encoding);
+        if let Some(encoding) = encoding {
+            headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.token()),
+            );
+        }
+    }
+
+    /// `Content-Type`, and `Content-Disposition: attachment` for active content unless it may be inline.
+    fn content_type_headers(
+        &self,
+        headers: &mut HeaderMap,
+        meta: &Metadata,
+        encoding: Option<Encoding>,
+    ) {
         // A sibling's own type is that of its compression; the type sent is the original's.
         let content_type = match (encoding, &meta.content_type) {
             (None, Some(stored)) => stored.clone(),
@@ -428,13 +456,49 @@ impl Parts<'_> {
             );
         }
         headers.insert(header::CONTENT_TYPE, value);
-        if let Some(encoding) = encoding {
-            headers.insert(
-                header::CONTENT_ENCODING,
-                HeaderValue::from_static(encoding.token()),
+    }
+}
+
+/// [`Delivery::HandOff`]: the checks and headers of a response, and the front server's header instead of bytes.
+async fn handed_off(
+    storage: &dyn Storage,
+    name: &Name,
+    hand_off: &HandOff,
+    options: &ServeOptions,
+) -> Response<Body> {
+    // The stat resolves the name beneath the root as a read would, so a link leading out is refused here, before
+    // the front server (which follows links) ever sees the name.
+    let meta = match storage.stat(name).await {
+        Ok(meta) => meta,
+        Err(e) => return failed(storage, name, e),
+    };
+    let (header, value) = match hand_off.header(storage, name) {
+        Ok(header) => header,
+        Err(e) => {
+            failure::storage_failed("serve", storage.backend(), name.as_str(), &e);
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the storage cannot hand files to the front server\n",
             );
         }
+    };
+    let parts = Parts {
+        storage,
+        requested: name,
+        options,
+    };
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    parts.content_type_headers(headers, &meta, None);
+    if let Some(cache_control) = options.cache_control_for(storage, name) {
+        headers.insert(header::CACHE_CONTROL, cache_control);
     }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header, value);
+    response
 }
 
 async fn redirect(storage: &dyn Storage, name: &Name, expires: Option<Duration>) -> Response<Body> {

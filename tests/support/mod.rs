@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod mount;
+pub mod nginx;
 
 #[allow(unused_imports)] // each test file uses a different part
 pub use storages_testkit::{Server, free_port, s3};
@@ -11,6 +12,26 @@ pub use storages_testkit::{Server, free_port, s3};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// `scenarios!(a, b)` runs each `async fn a(app: &str)` once per photo app, as `axum::a` (`photos`) and
+/// `actix::a` (`photos_actix`); a test file takes it with `#[macro_use] mod support;`.
+#[allow(unused_macros)]
+macro_rules! scenarios {
+    ($($scenario:ident),* $(,)?) => {
+        mod axum {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario("photos").await
+            })*
+        }
+        mod actix {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario("photos_actix").await
+            })*
+        }
+    };
+}
 
 /// The `storages` command built for these tests.
 pub fn storages_bin() -> PathBuf {

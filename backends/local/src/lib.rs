@@ -13,6 +13,7 @@
 //! ```
 
 mod blocking;
+mod chunks;
 mod clean;
 mod config;
 mod hooks;

@@ -1,49 +1,94 @@
 //! Reads and listings, every name resolved beneath the root (see `root.rs`).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use rustix::fs::{FileType, OFlags, RawDir};
 use rustix::io::Errno;
-use storages_core::{ByteRange, CHUNK_SIZE, Error, GetResult, Listing, Metadata, Name, Result};
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
+use storages_core::{ByteRange, Error, GetResult, Listing, Md5, Metadata, Name, Result};
 
+use crate::chunks::{Chunks, ReadOn};
 use crate::hooks::retry_stale;
 use crate::paths::is_temp;
-use crate::root::{Kind, Root, kind_of, metadata_of, recorded_md5, stat_at, stat_fd, stat_file};
+use crate::root::{Kind, Root, kind_of, metadata_of, recorded_md5, stat_at, stat_fd};
 
-/// Opens `name` (a regular file; a directory is `NotFound`) positioned at the start of `range`. Files of at most
-/// one chunk are read right away, saving the stream a trip to the blocking pool. An `ESTALE` until the stream is
-/// handed out is retried `retries` times; once bytes flow, a stale handle is an error, never a silent switch to
-/// another version of the file.
+/// Opens `name` (a regular file; a directory is `NotFound`) for the span `range` asks for, and reads its first
+/// chunk, so that a failing read is an error of `get` rather than a response cut short. An `ESTALE` until the
+/// stream is handed out is retried `retries` times; once bytes flow, a stale handle is an error, never a silent
+/// switch to another version of the file. Runs on the blocking pool.
 pub(crate) fn open(
     root: &Root,
     name: &Name,
     range: Option<ByteRange>,
     retries: u32,
+    read_on: ReadOn,
 ) -> Result<GetResult> {
-    retry_stale(retries, || open_once(root, name, range))
+    retry_stale(retries, || {
+        let handle = root
+            .handle()
+            .map_err(|e| Error::io("open", name.as_str(), e))?;
+        let fd = root.beneath(handle.as_fd(), name.as_str(), READ_FLAGS, name.as_str())?;
+        let (meta, mut chunks) = prepare(fd, name, range, read_on)?;
+        chunks
+            .read_first_blocking()
+            .map_err(|e| Error::io("read", name.as_str(), e))?;
+        Ok(meta.into_result(chunks))
+    })
 }
 
-fn open_once(root: &Root, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
-    let handle = root
-        .handle()
-        .map_err(|e| Error::io("open", name.as_str(), e))?;
-    // O_NONBLOCK: a FIFO planted under the root must not hang the reader; regular files ignore it.
-    let fd = root.beneath(
-        handle.as_fd(),
-        name.as_str(),
-        OFlags::RDONLY | OFlags::NONBLOCK,
-        name.as_str(),
-    )?;
-    let mut file = File::from(fd);
-    let stat = stat_file(&file).map_err(|e| Error::io("stat", name.as_str(), e))?;
+/// [`open`] on the calling task, for a held root on a local disk, when the kernel has the name's directories and
+/// the first chunk cached: `None` when any of it would wait for the disk (the caller then uses [`open`]).
+pub(crate) fn open_cached(
+    root: &Root,
+    name: &Name,
+    range: Option<ByteRange>,
+) -> Option<Result<GetResult>> {
+    let fd = match root.beneath_cached(name.as_str(), READ_FLAGS, name.as_str())? {
+        Ok(fd) => fd,
+        Err(e) => return Some(Err(e)),
+    };
+    let (meta, mut chunks) = match prepare(fd, name, range, ReadOn::CacheFirst) {
+        Ok(prepared) => prepared,
+        Err(e) => return Some(Err(e)),
+    };
+    match chunks.read_first_cached() {
+        Ok(true) => Some(Ok(meta.into_result(chunks))),
+        Ok(false) => None,
+        Err(e) => Some(Err(Error::io("read", name.as_str(), e))),
+    }
+}
+
+/// O_NONBLOCK: a FIFO planted under the root must not hang the reader; regular files ignore it.
+const READ_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::NONBLOCK);
+
+/// What an open file tells before its bytes are read.
+struct Opened {
+    meta: Metadata,
+    span: std::ops::Range<u64>,
+}
+
+impl Opened {
+    fn into_result(self, chunks: Chunks) -> GetResult {
+        GetResult {
+            meta: self.meta,
+            range: self.span,
+            stream: chunks.boxed(),
+        }
+    }
+}
+
+/// The metadata of the open file `fd` (a regular file, else `NotFound`), and a stream of the span `range` asks for.
+fn prepare(
+    fd: OwnedFd,
+    name: &Name,
+    range: Option<ByteRange>,
+    read_on: ReadOn,
+) -> Result<(Opened, Chunks)> {
+    let stat = stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
     if kind_of(&stat) != Kind::File {
         return Err(Error::NotFound {
             name: name.to_string(),
@@ -59,25 +104,8 @@ fn open_once(root: &Root, name: &Name, range: Option<ByteRange>) -> Result<GetRe
             size,
         })?,
     };
-    let len = span.end - span.start;
-    let fail = |e: io::Error| Error::io("read", name.as_str(), e);
-    if span.start > 0 {
-        file.seek(SeekFrom::Start(span.start)).map_err(fail)?;
-    }
-    let stream = if len <= CHUNK_SIZE as u64 {
-        let mut buf = BytesMut::zeroed(len as usize);
-        file.read_exact(&mut buf).map_err(fail)?;
-        let bytes: Bytes = buf.freeze();
-        stream::once(async move { Ok(bytes) }).boxed()
-    } else {
-        let reader = tokio::fs::File::from_std(file).take(len);
-        ReaderStream::with_capacity(reader, CHUNK_SIZE).boxed()
-    };
-    Ok(GetResult {
-        meta,
-        range: span,
-        stream,
-    })
+    let chunks = Chunks::new(File::from(fd), span.clone(), read_on);
+    Ok((Opened { meta, span }, chunks))
 }
 
 /// The metadata of `name`, a regular file.
@@ -108,12 +136,35 @@ pub(crate) fn stat(root: &Root, name: &Name, retries: u32) -> Result<Metadata> {
         let md5 = readable.then(|| recorded_md5(fd.as_fd(), &stat)).flatten();
         Ok((stat, md5))
     })?;
-    if kind_of(&stat) != Kind::File {
+    file_metadata(name, &stat, md5)
+}
+
+/// [`stat`] on the calling task when the kernel has the name's directories cached (see [`open_cached`]). A file
+/// this process may not read is left to [`stat`].
+pub(crate) fn stat_cached(root: &Root, name: &Name) -> Option<Result<Metadata>> {
+    let opened = root.beneath_cached(
+        name.as_str(),
+        OFlags::RDONLY | OFlags::NONBLOCK,
+        name.as_str(),
+    )?;
+    if let Err(Error::Io { source, .. }) = &opened {
+        if source.kind() == io::ErrorKind::PermissionDenied {
+            return None;
+        }
+    }
+    Some(opened.and_then(|fd| {
+        let stat = stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
+        file_metadata(name, &stat, recorded_md5(fd.as_fd(), &stat))
+    }))
+}
+
+fn file_metadata(name: &Name, stat: &rustix::fs::Statx, md5: Option<Md5>) -> Result<Metadata> {
+    if kind_of(stat) != Kind::File {
         return Err(Error::NotFound {
             name: name.to_string(),
         });
     }
-    let mut meta = metadata_of(name.clone(), &stat);
+    let mut meta = metadata_of(name.clone(), stat);
     meta.content_md5 = md5;
     Ok(meta)
 }
@@ -320,5 +371,78 @@ fn walk_one(root: &Root, dir: Option<&Name>, no_follow: bool) -> Result<Vec<Entr
     match open_listed(root, handle.as_fd(), dir, no_follow)? {
         Some(fd) => entries(root, handle.as_fd(), fd, dir),
         None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::TryStreamExt;
+    use rustix::fs::Advice;
+
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::new(s).expect("name")
+    }
+
+    async fn bytes(got: GetResult) -> Vec<u8> {
+        got.stream
+            .map_ok(|chunk| chunk.to_vec())
+            .try_concat()
+            .await
+            .expect("stream")
+    }
+
+    #[tokio::test]
+    async fn a_cached_file_is_opened_and_read_on_the_calling_task() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("a")).expect("mkdir");
+        std::fs::write(dir.path().join("a/f.txt"), "cached").expect("write");
+        let root = Root::open(dir.path().canonicalize().expect("root"), true).expect("root");
+        let got = open_cached(&root, &name("a/f.txt"), None)
+            .expect("everything is cached")
+            .expect("open");
+        assert_eq!(bytes(got).await, b"cached");
+        // A name never looked up is not cached yet (the pool looks it up); once it was, its absence is.
+        let missing = name("a/missing.txt");
+        assert!(matches!(
+            open_cached(&root, &missing, None),
+            None | Some(Err(Error::NotFound { .. }))
+        ));
+        assert!(matches!(
+            stat(&root, &missing, 0),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            open_cached(&root, &missing, None),
+            Some(Err(Error::NotFound { .. }))
+        ));
+        assert!(
+            open_cached(
+                &Root::open(dir.path().to_owned(), false).expect("root"),
+                &name("a/f.txt"),
+                None
+            )
+            .is_none(),
+            "a root opened afresh for each operation (a share) never reads on the calling task"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_out_of_the_page_cache_is_left_to_the_blocking_pool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.bin");
+        let content: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &content).expect("write");
+        let file = File::open(&path).expect("open");
+        file.sync_all().expect("fsync");
+        rustix::fs::fadvise(&file, 0, None, Advice::DontNeed).expect("fadvise");
+        let root = Root::open(dir.path().canonicalize().expect("root"), true).expect("root");
+        assert!(
+            open_cached(&root, &name("f.bin"), None).is_none(),
+            "an evicted file would wait for the disk"
+        );
+        let got = open(&root, &name("f.bin"), None, 0, ReadOn::CacheFirst).expect("open");
+        assert_eq!(bytes(got).await, content);
     }
 }

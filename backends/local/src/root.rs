@@ -126,12 +126,7 @@ impl Root {
         flags: OFlags,
         shown: &str,
     ) -> Result<OwnedFd> {
-        // openat2 refuses (EINVAL) any flag beside O_PATH but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
-        let flags = if flags.contains(OFlags::PATH) {
-            flags | OFlags::CLOEXEC
-        } else {
-            flags | OFlags::CLOEXEC | OFlags::NOCTTY
-        };
+        let flags = open_flags(flags);
         let opened = match self.resolution {
             Resolution::Beneath => retry_races(|| {
                 rustix::fs::openat2(
@@ -147,6 +142,27 @@ impl Root {
         opened.map_err(|e| resolve_error(e, shown))
     }
 
+    /// Opens `rel` beneath the held root using only what the kernel has cached (`RESOLVE_CACHED`), so that it
+    /// never waits for a disk: `None` when the lookup would have to read a directory, when a rename raced with it,
+    /// or when this root is not held or not resolved by `openat2` (the caller then opens on the blocking pool).
+    pub fn beneath_cached(&self, rel: &str, flags: OFlags, shown: &str) -> Option<Result<OwnedFd>> {
+        let held = self.held.as_ref()?;
+        if self.resolution != Resolution::Beneath {
+            return None;
+        }
+        match rustix::fs::openat2(
+            held,
+            rel,
+            open_flags(flags),
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::CACHED,
+        ) {
+            // EINVAL: a kernel before 5.12, which does not know RESOLVE_CACHED.
+            Err(Errno::AGAIN | Errno::INVAL) => None,
+            other => Some(other.map_err(|e| resolve_error(e, shown))),
+        }
+    }
+
     /// The directory that holds `name` and the segment naming it there.
     pub fn parent<'n>(
         &self,
@@ -157,6 +173,16 @@ impl Root {
         let dir = name.parent().unwrap_or(".");
         let fd = self.beneath(root, dir, flags | OFlags::DIRECTORY, name.as_str())?;
         Ok((fd, name.file_name()))
+    }
+}
+
+/// The flags every open beneath the root adds: `O_CLOEXEC` always, `O_NOCTTY` where allowed (openat2 refuses,
+/// with EINVAL, any flag beside `O_PATH` but `O_DIRECTORY`, `O_NOFOLLOW` and `O_CLOEXEC`).
+fn open_flags(flags: OFlags) -> OFlags {
+    if flags.contains(OFlags::PATH) {
+        flags | OFlags::CLOEXEC
+    } else {
+        flags | OFlags::CLOEXEC | OFlags::NOCTTY
     }
 }
 

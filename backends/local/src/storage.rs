@@ -15,6 +15,7 @@ use storages_core::{
 };
 
 use crate::blocking::lost;
+use crate::chunks::ReadOn;
 use crate::clean::CleanReport;
 use crate::paths::{TEMP_PREFIX, path_of};
 use crate::read;
@@ -137,6 +138,12 @@ impl LocalStorage {
         }
     }
 
+    /// Whether reads may run on the calling task when the kernel has what they need cached (see `chunks.rs`): on
+    /// a local disk, not on a share, whose stale handles are retried on the blocking pool.
+    fn reads_cache_first(&self) -> bool {
+        self.hooks.stale_retries == 0 && !self.hooks.reopen_root
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
@@ -217,13 +224,28 @@ impl Storage for LocalStorage {
     }
 
     async fn get(&self, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
+        if self.reads_cache_first() {
+            if let Some(got) = read::open_cached(&self.root, name, range) {
+                return got;
+            }
+        }
         let (root, name) = (Arc::clone(&self.root), name.clone());
         let retries = self.hooks.stale_retries;
-        self.blocking(move || read::open(&root, &name, range, retries))
+        let read_on = if self.reads_cache_first() {
+            ReadOn::CacheFirst
+        } else {
+            ReadOn::Pool
+        };
+        self.blocking(move || read::open(&root, &name, range, retries, read_on))
             .await
     }
 
     async fn stat(&self, name: &Name) -> Result<Metadata> {
+        if self.reads_cache_first() {
+            if let Some(stat) = read::stat_cached(&self.root, name) {
+                return stat;
+            }
+        }
         let (root, name) = (Arc::clone(&self.root), name.clone());
         let retries = self.hooks.stale_retries;
         self.blocking(move || read::stat(&root, &name, retries))
