@@ -17,7 +17,7 @@ use object_store::{
     PutMode as StorePutMode, PutMultipartOptions, PutOptions, PutPayload,
 };
 use object_store::{ClientConfigKey, ClientOptions};
-use storages_core::naming::TEMP_PREFIX;
+use storages_core::naming::{Alternatives, Claim, TEMP_PREFIX};
 use storages_core::{
     ByteRange, Capabilities, CommonOptions, ConfigError, Content, DirectUpload, Error, GetResult,
     Listing, Md5, Md5Hasher, Metadata, Name, PutMode, Result, Storage, UrlOptions,
@@ -525,60 +525,58 @@ impl S3Storage {
     /// Create-only for the first free candidate, by checking and writing under an in-process lock.
     async fn write_checked(
         &self,
-        candidates: &(dyn Fn(u32) -> Result<Name> + Sync),
+        candidates: &Alternatives,
         head: Head<'_>,
         attributes: &Attributes,
     ) -> Result<Written> {
-        let mut attempt = 0;
-        loop {
-            let candidate = candidates(attempt)?;
-            let _guard = self.locks.lock(candidate.as_str()).await;
-            match self.stat(&candidate).await {
-                Ok(_) => attempt += 1,
-                Err(e) if e.is_not_found() => {
-                    return self.write(&candidate, head, attributes).await;
+        let (name, _guard) = candidates
+            .first_free_async(|candidate| async move {
+                // Held until the write is over: no save through this process takes the name meanwhile.
+                let guard = self.locks.lock(candidate.as_str()).await;
+                match self.stat(&candidate).await {
+                    Ok(_) => Ok(Claim::Taken),
+                    Err(e) if e.is_not_found() => Ok(Claim::Done((candidate, guard))),
+                    Err(e) => Err(e),
                 }
-                Err(e) => return Err(e),
-            }
-        }
+            })
+            .await?;
+        self.write(&name, head, attributes).await
     }
 
     /// Create-only for the first free candidate with the server's conditional PUT (content of one part).
     async fn write_conditional(
         &self,
-        candidates: &(dyn Fn(u32) -> Result<Name> + Sync),
+        candidates: &Alternatives,
         payload: PutPayload,
         attributes: &Attributes,
     ) -> Result<Written> {
         let size = payload.content_length() as u64;
-        let mut attempt = 0;
-        loop {
-            let candidate = candidates(attempt)?;
-            let options = PutOptions {
-                mode: StorePutMode::Create,
-                attributes: attributes.clone(),
-                ..PutOptions::default()
-            };
-            match self
-                .store
-                .put_opts(&self.key(candidate.as_str()), payload.clone(), options)
-                .await
-            {
-                Ok(done) => {
-                    return Ok(Written {
-                        name: candidate,
-                        size,
-                        etag: done.e_tag,
-                        md5: recorded_md5(attributes),
-                    });
+        candidates
+            .first_free_async(|candidate| {
+                let payload = payload.clone();
+                async move {
+                    let options = PutOptions {
+                        mode: StorePutMode::Create,
+                        attributes: attributes.clone(),
+                        ..PutOptions::default()
+                    };
+                    let path = self.key(candidate.as_str());
+                    match self.store.put_opts(&path, payload, options).await {
+                        Ok(done) => Ok(Claim::Done(Written {
+                            name: candidate,
+                            size,
+                            etag: done.e_tag,
+                            md5: recorded_md5(attributes),
+                        })),
+                        Err(
+                            object_store::Error::AlreadyExists { .. }
+                            | object_store::Error::Precondition { .. },
+                        ) => Ok(Claim::Taken),
+                        Err(e) => Err(self.error("write", candidate.as_str(), e)),
+                    }
                 }
-                Err(
-                    object_store::Error::AlreadyExists { .. }
-                    | object_store::Error::Precondition { .. },
-                ) => attempt += 1,
-                Err(e) => return Err(self.error("write", candidate.as_str(), e)),
-            }
-        }
+            })
+            .await
     }
 }
 
@@ -765,27 +763,11 @@ impl Storage for S3Storage {
         let written = match mode {
             PutMode::Overwrite => self.write(name, head, &attributes).await?,
             PutMode::Create => {
-                let only = |attempt: u32| {
-                    if attempt == 0 {
-                        Ok(name.clone())
-                    } else {
-                        Err(Error::AlreadyExists {
-                            name: name.to_string(),
-                        })
-                    }
-                };
+                let only = Alternatives::exactly(name.clone());
                 self.create(&only, head, &attributes).await?
             }
             PutMode::CreateUnique(alternatives) => {
-                self.create(&|a| alternatives.candidate(a), head, &attributes)
-                    .await?
-            }
-            other => {
-                return Err(Error::Backend {
-                    backend: "s3",
-                    message: format!("put mode {other:?} is not supported"),
-                    source: None,
-                });
+                self.create(&alternatives, head, &attributes).await?
             }
         };
         // Built from what was sent and what the server answered: no second request.
@@ -1082,7 +1064,7 @@ impl S3Storage {
     /// Create-only under the first free candidate, by the safest means the server and the content allow.
     async fn create(
         &self,
-        candidates: &(dyn Fn(u32) -> Result<Name> + Sync),
+        candidates: &Alternatives,
         head: Head<'_>,
         attributes: &Attributes,
     ) -> Result<Written> {
