@@ -10,13 +10,20 @@
 
 mod aborts;
 mod admin;
+mod bucket;
 mod checks;
+mod client;
 mod config;
+mod create;
+mod error;
+mod keys;
 mod locks;
 mod reach;
+mod read;
 mod storage;
 mod upload;
 mod uploads;
+mod write;
 
 pub use crate::aborts::{AbortError, SettledAborts, UploadRef, settle_aborts};
 pub use crate::config::{
