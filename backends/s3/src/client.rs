@@ -1,5 +1,6 @@
 //! object_store's S3 client for the settings: the environment applied as object_store would, bounded requests,
-//! and every value it will put into a URL or header checked first.
+//! every value it will put into a URL or header checked first, and credentials that never come from instance
+//! metadata by surprise (`credentials.rs`).
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use storages_core::{ConfigError, Error, Result};
 
 use crate::S3Config;
 use crate::checks::check_client_values;
+use crate::credentials::guard_instance_metadata;
 
 /// The builder of the client for `endpoint` (`None`: AWS, or what the environment names).
 fn builder(config: &S3Config, endpoint: Option<&str>) -> AmazonS3Builder {
@@ -73,15 +75,25 @@ fn builder(config: &S3Config, endpoint: Option<&str>) -> AmazonS3Builder {
     b
 }
 
+/// The endpoint requests go to: the settings', else the environment's (`AWS_ENDPOINT_URL`), else `None` (AWS).
+fn endpoint_of(b: &AmazonS3Builder) -> Option<String> {
+    b.get_config_value(&AmazonS3ConfigKey::S3Endpoint)
+        .or_else(|| b.get_config_value(&AmazonS3ConfigKey::Endpoint))
+}
+
 /// The clients of a storage: the one requests go to, and the one that signs URLs for the endpoint browsers reach
 /// (`public_endpoint`; the same client when not set).
 pub(crate) fn build_clients(config: &S3Config) -> Result<(AmazonS3, Option<AmazonS3>)> {
-    let store = build_store(builder(config, config.endpoint.as_deref()), config, "endpoint")?;
+    let main = builder(config, config.endpoint.as_deref());
+    // Whether instance metadata may be asked follows the server requests go to, for the signer too.
+    let imds = crate::credentials::may_ask_instance_metadata(config, endpoint_of(&main).as_deref());
+    let store = build_store(main, config, "endpoint", imds)?;
     let signer = match &config.public_endpoint {
         Some(endpoint) => Some(build_store(
             builder(config, Some(endpoint)),
             config,
             "public_endpoint",
+            imds,
         )?),
         None => None,
     };
@@ -91,9 +103,16 @@ pub(crate) fn build_clients(config: &S3Config) -> Result<(AmazonS3, Option<Amazo
 /// object_store's client from `b` (for the endpoint setting `option`), once every value it will put into a URL or
 /// a header is known to be usable: object_store parses those only when it sends a request, and panics there on
 /// what it cannot parse. The values are read back from the builder, so the AWS variables it took are checked too.
-fn build_store(b: AmazonS3Builder, config: &S3Config, option: &str) -> Result<AmazonS3> {
+fn build_store(
+    b: AmazonS3Builder,
+    config: &S3Config,
+    option: &str,
+    imds: bool,
+) -> Result<AmazonS3> {
     check_client_values(&b, config, option)?;
-    b.build().map_err(|e| invalid_config(&e))
+    guard_instance_metadata(b, config, imds)
+        .build()
+        .map_err(|e| invalid_config(&e))
 }
 
 fn invalid_config(e: &object_store::Error) -> Error {

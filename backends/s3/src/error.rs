@@ -1,20 +1,21 @@
 //! object_store's errors (and the server's answers behind them) as ours: the operation, name, bucket and endpoint
-//! they concern, never a credential; `NotFound` and `AlreadyExists` kept meaningful; a missing bucket and a server
-//! that cannot be reached told apart from the rest.
+//! they concern, never a credential; `NotFound` and `AlreadyExists` kept meaningful; a missing bucket, missing
+//! credentials and a server that cannot be reached told apart from the rest.
 //!
 //! Typed first: object_store's variants (`NotFound`, `AlreadyExists`, `Precondition`) and the error types in the
-//! source chain (in `reach.rs`: its `HttpError` and `io::Error`s). The status of any other answer (`416`, `502`,
-//! ...) and S3's error code (`NoSuchBucket`) are held by object_store's retry error, whose `status()` and `body()`
-//! cannot be called from here: its type lives in a private module (`object_store::client::retry`) and is
-//! re-exported nowhere, and nothing else in the chain carries a status. [`ServerAnswer::of`] is therefore the one
-//! place that reads them from text: the message object_store gives a failed status,
-//! `Server returned non-2xx status code: 404 Not Found: <body>`.
+//! source chain ([`MissingCredentials`]; in `reach.rs`: its `HttpError` and `io::Error`s). The status of any other
+//! answer (`416`, `502`, ...) and S3's error code (`NoSuchBucket`) are held by object_store's retry error, whose
+//! `status()` and `body()` cannot be called from here: its type lives in a private module
+//! (`object_store::client::retry`) and is re-exported nowhere, and nothing else in the chain carries a status.
+//! [`ServerAnswer::of`] is therefore the one place that reads them from text: the message object_store gives a
+//! failed status, `Server returned non-2xx status code: 404 Not Found: <body>`.
 
 use std::error::Error as StdError;
 
 use http::StatusCode;
 use storages_core::{BoxError, Error, Name};
 
+use crate::credentials::MissingCredentials;
 use crate::storage::S3Storage;
 use crate::upload::{Failed, UploadError};
 use crate::{S3Config, reach};
@@ -83,6 +84,32 @@ pub(crate) fn no_such_bucket(e: &object_store::Error) -> bool {
     ServerAnswer::of(e).is_some_and(|answer| answer.no_such_bucket())
 }
 
+/// The first error of type `T` in `error`'s chain of sources (itself included).
+fn find<'e, T: StdError + 'static>(error: &'e (dyn StdError + 'static)) -> Option<&'e T> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(found) = error.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = error.source();
+    }
+    None
+}
+
+/// The error of `what` when `e` says the storage has no credentials ([`MissingCredentials`]).
+pub(crate) fn missing_credentials(
+    config: &S3Config,
+    what: &str,
+    e: &object_store::Error,
+) -> Option<Error> {
+    let missing = find::<MissingCredentials>(e)?;
+    Some(Error::Backend {
+        backend: "s3",
+        message: format!("{what} at {}: {missing}", config.endpoint_shown()),
+        source: Some(Box::new(missing.clone())),
+    })
+}
+
 /// Maps an object_store error of `op` on `name` (empty: the bucket itself) to ours.
 pub(crate) fn store_error(
     config: &S3Config,
@@ -94,6 +121,9 @@ pub(crate) fn store_error(
         "" => format!("{op} in bucket `{}`", config.bucket),
         name => format!("{op} `{name}` in bucket `{}`", config.bucket),
     };
+    if let Some(missing) = missing_credentials(config, &what, &e) {
+        return missing;
+    }
     if no_such_bucket(&e) {
         return missing_bucket(config);
     }
@@ -232,5 +262,24 @@ mod tests {
             assert_eq!(ServerAnswer::of(&e), None, "{message}");
             assert!(!no_such_bucket(&e), "{message}");
         }
+    }
+
+    #[test]
+    fn missing_credentials_are_found_in_the_chain_and_named() {
+        let config = S3Config::new("media");
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(MissingCredentials::new(None)),
+        };
+        let error = store_error(&config, "stat", "a.txt", e);
+        let message = error.to_string();
+        assert!(
+            message.contains("`a.txt`")
+                && message.contains("access_key_id")
+                && message.contains("AWS_SECRET_ACCESS_KEY"),
+            "{message}"
+        );
+        let source = StdError::source(&error).expect("a source");
+        assert!(source.downcast_ref::<MissingCredentials>().is_some());
     }
 }

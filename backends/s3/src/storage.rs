@@ -30,6 +30,9 @@ use crate::read::{asks_nothing, get_options, range_refused};
 /// through this process, but two *processes* saving one name in the same instant can both win, and the later
 /// write replaces the earlier. Use distinct names across processes (or a server with conditional writes and
 /// content under the part size) where that matters.
+///
+/// Credentials come from the settings or the standard AWS variables; EC2 instance metadata is asked only for
+/// AWS itself (no endpoint set) or with `imds=true` (see [`crate::MissingCredentials`]).
 pub struct S3Storage {
     config: S3Config,
     pub(crate) store: Arc<AmazonS3>,
