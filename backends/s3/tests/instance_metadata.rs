@@ -8,74 +8,79 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use storages_core::{Name, Storage};
 use storages_s3::{MissingCredentials, S3Config, S3Storage};
+use storages_testkit::run_test_in_child;
 use support::Listener;
 
 /// What the instance metadata service that is not there answers (as a server refusing the request would).
 const FORBIDDEN: &str = "403 Forbidden";
 
-/// Set in the child: the settings URL's location and options to build the storage from.
-const CHILD_LOCATION: &str = "STORAGES_TEST_S3_LOCATION";
+/// Set in the child: the options to build the storage `s3://media` from.
 const CHILD_OPTIONS: &str = "STORAGES_TEST_S3_OPTIONS";
 
-/// What the child saw: the error of a `stat`, whether it was [`MissingCredentials`], and how long it took.
-struct Outcome {
+/// Options that make a request to a listener that answers `403` fail without retries.
+const QUICK: &str = "region=garage&retries=0&connect_timeout=1&read_timeout=2";
+
+/// What the parent saw of the child's `stat` of a storage without credentials.
+struct Seen {
+    /// The error, on one line.
     message: String,
+    /// Whether it was [`MissingCredentials`].
     missing_credentials: bool,
     took: Duration,
+    /// Connections to the instance metadata listener.
+    metadata: usize,
+    /// Connections to the listener standing as the storage's own server (`{server}` in the options).
+    server: usize,
+    /// That listener's URL.
+    server_url: String,
 }
 
-/// Runs the test `test` of this binary as a child with a cleared environment but for the metadata endpoint
-/// variables (pointing at `metadata`) and the storage `location?options`, and reads what it printed.
-fn run_child(test: &str, metadata: &Listener, location: &str, options: &str) -> Outcome {
-    let output = Command::new(std::env::current_exe().expect("this test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env_clear()
-        .env("AWS_METADATA_ENDPOINT", metadata.url())
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata.url())
-        .env(CHILD_LOCATION, location)
-        .env(CHILD_OPTIONS, options)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the child test process");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // The harness prints `test NAME ... ` before the child's first line: each value is read after its key.
-    let line = |key: &str| {
+/// In the child (`CHILD_OPTIONS` set): builds `s3://media` with those options, prints the outcome of one `stat`
+/// and returns `None`. In the parent: starts the two listeners, runs `test` as a child with a cleared
+/// environment but for the metadata endpoint variables and `options` (where `{server}` is the server listener's
+/// URL), and returns what it saw.
+fn stat_without_credentials(test: &str, options: &str) -> Option<Seen> {
+    if let Ok(options) = std::env::var(CHILD_OPTIONS) {
+        child(&options);
+        return None;
+    }
+    let (metadata, server) = (Listener::start(FORBIDDEN), Listener::start(FORBIDDEN));
+    let options = options.replace("{server}", &server.url());
+    let stdout = run_test_in_child(test, |child| {
+        child
+            .env_clear()
+            .env("AWS_METADATA_ENDPOINT", metadata.url())
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", metadata.url())
+            .env(CHILD_OPTIONS, &options);
+    });
+    // The harness may print `test NAME ... ` before the child's first line: each value is read after its key.
+    let value = |key: &str| {
         stdout
             .lines()
-            .find_map(|l| l.split_once(key).map(|(_, value)| value))
+            .find_map(|l| l.split_once(key).map(|(_, value)| value.to_owned()))
             .unwrap_or_else(|| panic!("the child printed no `{key}`:\n{stdout}"))
-            .to_owned()
     };
-    Outcome {
-        message: line("child-error: "),
-        missing_credentials: line("child-missing-credentials: ") == "true",
-        took: Duration::from_millis(line("child-took-ms: ").parse().expect("milliseconds")),
-    }
+    Some(Seen {
+        message: value("child-error: "),
+        missing_credentials: value("child-missing-credentials: ") == "true",
+        took: Duration::from_millis(value("child-took-ms: ").parse().expect("milliseconds")),
+        metadata: metadata.connections(),
+        server: server.connections(),
+        server_url: server.url(),
+    })
 }
 
-/// In the child: builds the storage from the variables and prints the outcome of one `stat`. Returns whether
-/// this is the child.
-fn child() -> bool {
-    let (Ok(location), Ok(options)) = (std::env::var(CHILD_LOCATION), std::env::var(CHILD_OPTIONS))
-    else {
-        return false;
-    };
+fn child(options: &str) {
     let options: Vec<(String, String)> = options
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let config = S3Config::from_url("s3", &location, &options, "s3:").expect("settings");
+    let config = S3Config::from_url("s3", "//media", &options, "s3://media").expect("settings");
     let storage = S3Storage::new(config).expect("storage");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -91,25 +96,17 @@ fn child() -> bool {
     println!("child-error: {}", error.to_string().replace('\n', " "));
     println!("child-missing-credentials: {missing}");
     println!("child-took-ms: {}", took.as_millis());
-    true
 }
-
-/// Options that make a request to a listener that answers `403` fail without retries.
-const QUICK: &str = "region=garage&retries=0&connect_timeout=1&read_timeout=2";
 
 #[test]
 fn without_credentials_a_custom_endpoint_fails_at_once_naming_them_and_asks_no_instance_metadata() {
-    if child() {
-        return;
-    }
-    let (metadata, server) = (Listener::start(FORBIDDEN), Listener::start(FORBIDDEN));
-    let outcome = run_child(
+    let Some(seen) = stat_without_credentials(
         "without_credentials_a_custom_endpoint_fails_at_once_naming_them_and_asks_no_instance_metadata",
-        &metadata,
-        "//media",
-        &format!("endpoint={}&{QUICK}", server.url()),
-    );
-    assert!(outcome.missing_credentials, "{}", outcome.message);
+        &format!("endpoint={{server}}&{QUICK}"),
+    ) else {
+        return;
+    };
+    assert!(seen.missing_credentials, "{}", seen.message);
     for named in [
         "access_key_id",
         "secret_access_key",
@@ -117,80 +114,60 @@ fn without_credentials_a_custom_endpoint_fails_at_once_naming_them_and_asks_no_i
         "AWS_SECRET_ACCESS_KEY",
         "imds=true",
         "`media`",
-        &server.url(),
+        &seen.server_url,
     ] {
         assert!(
-            outcome.message.contains(named),
+            seen.message.contains(named),
             "the error does not name {named}: {}",
-            outcome.message
+            seen.message
         );
     }
     assert!(
-        outcome.took < Duration::from_millis(500),
+        seen.took < Duration::from_millis(500),
         "took {:?}",
-        outcome.took
+        seen.took
     );
-    assert_eq!(metadata.connections(), 0, "instance metadata was asked");
-    assert_eq!(
-        server.connections(),
-        0,
-        "a request was sent without credentials"
-    );
+    assert_eq!(seen.metadata, 0, "instance metadata was asked");
+    assert_eq!(seen.server, 0, "a request was sent without credentials");
 }
 
 #[test]
 fn imds_false_keeps_even_aws_from_asking_instance_metadata() {
-    if child() {
-        return;
-    }
-    let metadata = Listener::start(FORBIDDEN);
-    let outcome = run_child(
+    let Some(seen) = stat_without_credentials(
         "imds_false_keeps_even_aws_from_asking_instance_metadata",
-        &metadata,
-        "//media",
         &format!("imds=false&{QUICK}"),
-    );
-    assert!(outcome.missing_credentials, "{}", outcome.message);
-    assert!(
-        outcome.message.contains("imds=false"),
-        "{}",
-        outcome.message
-    );
-    assert_eq!(metadata.connections(), 0, "instance metadata was asked");
+    ) else {
+        return;
+    };
+    assert!(seen.missing_credentials, "{}", seen.message);
+    assert!(seen.message.contains("imds=false"), "{}", seen.message);
+    assert_eq!(seen.metadata, 0, "instance metadata was asked");
 }
 
 /// The control: the same child does reach the listener when told to ask, so the silence above is the setting's.
 #[test]
 fn imds_true_asks_instance_metadata_for_a_custom_endpoint() {
-    if child() {
-        return;
-    }
-    let (metadata, server) = (Listener::start(FORBIDDEN), Listener::start(FORBIDDEN));
-    let outcome = run_child(
+    let Some(seen) = stat_without_credentials(
         "imds_true_asks_instance_metadata_for_a_custom_endpoint",
-        &metadata,
-        "//media",
-        &format!("endpoint={}&imds=true&{QUICK}", server.url()),
-    );
-    assert!(!outcome.missing_credentials, "{}", outcome.message);
-    assert!(metadata.connections() >= 1, "{}", outcome.message);
-    assert_eq!(server.connections(), 0, "{}", outcome.message);
+        &format!("endpoint={{server}}&imds=true&{QUICK}"),
+    ) else {
+        return;
+    };
+    assert!(!seen.missing_credentials, "{}", seen.message);
+    assert!(seen.metadata >= 1, "{}", seen.message);
+    assert_eq!(seen.server, 0, "{}", seen.message);
 }
 
 /// Without an endpoint (AWS itself) instance metadata stays the last source, as in AWS's own SDKs. The listener
 /// gives no credentials, so nothing is sent to AWS.
 #[test]
 fn without_an_endpoint_instance_metadata_is_asked_by_default() {
-    if child() {
-        return;
-    }
-    let metadata = Listener::start(FORBIDDEN);
-    let outcome = run_child(
+    let Some(seen) = stat_without_credentials(
         "without_an_endpoint_instance_metadata_is_asked_by_default",
-        &metadata,
-        "//media",
         QUICK,
-    );
-    assert!(!outcome.missing_credentials, "{}", outcome.message);
-    assert!(metadata.connections() >= 1, "{}", outcome.message);
+    ) else {
+        return;
+    };
+    assert!(!seen.missing_credentials, "{}", seen.message);
+    assert!(seen.metadata >= 1, "{}", seen.message);
 }
