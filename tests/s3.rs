@@ -341,6 +341,31 @@ async fn a_missing_bucket_is_named_and_auto_create_makes_it() {
     }
 }
 
+/// A bucket removed while its storage is in use (readiness checked long ago) is named as missing by the next
+/// read, not taken for a missing file: the server's `NoSuchBucket` is read from the answer object_store reports.
+#[tokio::test]
+async fn a_bucket_removed_in_use_is_named_as_missing_by_a_read() {
+    for (label, peer) in [
+        ("garage", Peer::garage(shared_garage())),
+        ("moto", Peer::moto(shared_moto())),
+    ] {
+        let bucket = unique("removed");
+        let storage = s3_storage(&format!("{}&auto_create=true", peer.url(&bucket)));
+        let name = storage.save("a.txt", "x").await.expect("save");
+        storage.delete(&name).await.expect("delete");
+        peer.boto3("s3.delete_bucket(Bucket=args[0])", &[&bucket]);
+        let err = storage
+            .read_to_bytes(&name)
+            .await
+            .expect_err("the bucket is gone");
+        let message = err.to_string();
+        assert!(
+            !err.is_not_found() && message.contains("does not exist") && message.contains(&bucket),
+            "{label}: {message}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn public_true_sets_a_read_only_policy_or_says_plainly_it_cannot() {
     let m = shared_moto();

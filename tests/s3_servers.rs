@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::run_test_in_child;
 use support::s3::{python, shared_garage, shared_moto};
 
 /// Set in the copy of this test binary that starts servers and exits, for the parent to watch them die.
@@ -207,21 +208,11 @@ fn servers_and_their_directories_do_not_outlive_the_test_process() {
         return;
     }
 
-    let output = Command::new(std::env::current_exe().expect("this test binary"))
-        .args([
-            "--exact",
-            "servers_and_their_directories_do_not_outlive_the_test_process",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the child test process");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = run_test_in_child(
+        "servers_and_their_directories_do_not_outlive_the_test_process",
+        |child| {
+            child.env(CHILD, "1");
+        },
     );
     let processes: Vec<(u32, u64)> = stdout
         .lines()

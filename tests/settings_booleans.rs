@@ -96,6 +96,7 @@ mod s3 {
         s3_virtual_hosted: "s3://b?virtual_hosted={}", "virtual_hosted", |b| s3(b).virtual_hosted;
         s3_auto_create: "s3://b?auto_create={}", "auto_create", |b| s3(b).auto_create;
         s3_public: "s3://b?public={}", "public", |b| s3(b).public;
+        s3_imds: "s3://b?imds={}", "imds", |b| s3(b).imds == Some(true);
         minio_secure: "minio://K:S@h:9000/b?secure={}", "secure",
             |b| s3(b).endpoint.as_deref() == Some("https://h:9000");
         s3_aws_virtual_hosted_style_request: "s3://b?aws_virtual_hosted_style_request={}",

@@ -96,6 +96,7 @@ const S3: &[&str] = &[
     "conditional_put",
     "part_size",
     "upload_concurrency",
+    "imds",
     "aws_access_key_id",
     "aws_secret_access_key",
     "access_key_id",
@@ -171,7 +172,7 @@ impl Generator {
         match option {
             o if SECRET_OPTIONS.contains(&o) => format!("{SECRET}-{}", self.word(6)),
             "overwrite" | "fsync" | "require_mount" | "path_style" | "virtual_hosted"
-            | "auto_create" | "public" | "secure" => self.pick(BOOLEANS).to_owned(),
+            | "auto_create" | "public" | "secure" | "imds" => self.pick(BOOLEANS).to_owned(),
             o if o.ends_with("payload") || o.ends_with("signature") || o.ends_with("http") => {
                 self.pick(BOOLEANS).to_owned()
             }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use storages_core::{Error, Name, Storage, naming::Alternatives};
+use storages_core::naming::{Alternatives, Claim};
+use storages_core::{Error, Name, Storage};
 
 use super::Body;
 use super::upload::{UploadError, UploadOptions};
@@ -115,24 +116,24 @@ pub async fn direct_upload_response(
 }
 
 async fn free_name(storage: &dyn Storage, name: Name, max_len: usize) -> Result<Name, UploadError> {
-    let alternatives = Alternatives::new(name.clone(), max_len);
-    let mut attempt = 0;
-    loop {
-        let candidate = alternatives
-            .candidate(attempt)
-            .map_err(|source| UploadError::Storage {
-                file: name.to_string(),
-                source,
-            })?;
-        match storage.stat(&candidate).await {
-            Err(e) if e.is_not_found() => return Ok(candidate),
-            Ok(_) => attempt += 1,
-            Err(source) => {
-                return Err(UploadError::Storage {
-                    file: candidate.to_string(),
-                    source,
-                });
+    let checked = Alternatives::new(name.clone(), max_len)
+        .first_free_async(|candidate| async move {
+            match storage.stat(&candidate).await {
+                Ok(_) => Ok(Claim::Taken),
+                Err(e) if e.is_not_found() => Ok(Claim::Done(Ok(candidate))),
+                // A failed check ends the search and is reported with the candidate checked.
+                Err(e) => Ok(Claim::Done(Err((candidate, e)))),
             }
-        }
-    }
+        })
+        .await;
+    let (file, source) = match checked {
+        Ok(Ok(free)) => return Ok(free),
+        Ok(Err((candidate, source))) => (candidate, source),
+        // No candidate left, or none fits the length limit.
+        Err(source) => (name, source),
+    };
+    Err(UploadError::Storage {
+        file: file.to_string(),
+        source,
+    })
 }

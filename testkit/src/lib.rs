@@ -5,8 +5,10 @@
 //! Nothing here is a mock: every server is the real program, installed by `scripts/test`.
 
 mod app;
+mod child;
 pub mod photos_cluster;
 mod process;
 pub mod s3;
 
 pub use app::{Server, example, free_port};
+pub use child::run_test_in_child;

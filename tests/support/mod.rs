@@ -7,7 +7,7 @@ pub mod mount;
 pub mod nginx;
 
 #[allow(unused_imports)] // each test file uses a different part
-pub use storages_testkit::{Server, free_port, s3};
+pub use storages_testkit::{Server, free_port, run_test_in_child, s3};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
+use crate::naming::Claim;
 use crate::{
     ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Md5, Metadata,
     Name, PutMode, Result, Storage,
@@ -144,16 +145,12 @@ impl Storage for MemoryStorage {
                 });
             }
             PutMode::Create => name.clone(),
-            PutMode::CreateUnique(alternatives) => {
-                let mut attempt = 0;
-                loop {
-                    let candidate = alternatives.candidate(attempt)?;
-                    if !files.contains_key(&candidate) {
-                        break candidate;
-                    }
-                    attempt += 1;
-                }
-            }
+            PutMode::CreateUnique(alternatives) => alternatives.first_free(|candidate| {
+                Ok(match files.contains_key(&candidate) {
+                    true => Claim::Taken,
+                    false => Claim::Done(candidate),
+                })
+            })?,
         };
         let meta = Metadata {
             name: final_name.clone(),

@@ -43,9 +43,9 @@ impl CommonOptions {
     }
 }
 
-/// How `put` treats a name that is already taken.
+/// How `put` treats a name that is already taken. Exhaustive on purpose: a new mode must be handled by every
+/// backend, and the compiler finds each one.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub enum PutMode {
     /// Replace it atomically: readers see the old content or the new, never a mix.
     Overwrite,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rustix::fs::{AtFlags, Mode, OFlags, Statx};
 use rustix::io::Errno;
+use storages_core::naming::Claim;
 use storages_core::{Error, Md5, Metadata, Name, PutMode, Result};
 
 use crate::paths::TEMP_PREFIX;
@@ -369,32 +370,23 @@ impl WriteJob {
                 self.link(temp, &self.name, stat)?;
                 Ok(self.name.clone())
             }
-            PutMode::CreateUnique(alternatives) => {
-                let mut attempt = 0;
-                loop {
-                    let candidate = alternatives.candidate(attempt)?;
-                    if candidate.parent() != self.name.parent() {
-                        // Alternatives only ever change the last segment; anything else would need another directory.
-                        return Err(Error::Backend {
-                            backend: self.hooks.backend,
-                            message: format!(
-                                "alternative `{candidate}` of `{}` moved to another directory",
-                                self.name
-                            ),
-                            source: None,
-                        });
-                    }
-                    match self.link(temp, &candidate, stat) {
-                        Err(e) if e.is_already_exists() => attempt += 1,
-                        Err(e) => return Err(e),
-                        Ok(()) => return Ok(candidate),
-                    }
+            PutMode::CreateUnique(alternatives) => alternatives.first_free(|candidate| {
+                if candidate.parent() != self.name.parent() {
+                    // Alternatives only ever change the last segment; anything else would need another directory.
+                    return Err(Error::Backend {
+                        backend: self.hooks.backend,
+                        message: format!(
+                            "alternative `{candidate}` of `{}` moved to another directory",
+                            self.name
+                        ),
+                        source: None,
+                    });
                 }
-            }
-            other => Err(Error::Backend {
-                backend: self.hooks.backend,
-                message: format!("put mode {other:?} is not supported"),
-                source: None,
+                match self.link(temp, &candidate, stat) {
+                    Err(e) if e.is_already_exists() => Ok(Claim::Taken),
+                    Err(e) => Err(e),
+                    Ok(()) => Ok(Claim::Done(candidate)),
+                }
             }),
         }
     }

@@ -143,10 +143,13 @@ async fn signed_request_with(
         source: None,
     };
     let credential = store.credentials().get_credential().await.map_err(|e| {
-        fail(format!(
-            "no credentials for bucket `{}`: {e}",
-            config.bucket
-        ))
+        let what = format!("sign a request for bucket `{}`", config.bucket);
+        crate::error::missing_credentials(config, &what, &e).unwrap_or_else(|| {
+            fail(format!(
+                "no credentials for bucket `{}`: {e}",
+                config.bucket
+            ))
+        })
     })?;
     let mut request = headers
         .iter()

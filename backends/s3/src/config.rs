@@ -30,6 +30,7 @@ pub const S3_OPTIONS: &[&str] = &[
     "retries",
     "retry_timeout",
     "secure",
+    "imds",
     "aws_*",
 ];
 
@@ -128,6 +129,10 @@ pub struct S3Config {
     pub access_key_id: Option<String>,
     /// The secret access key, when not taken from the environment.
     pub secret_access_key: Option<Secret>,
+    /// Whether credentials may come from EC2 instance metadata (IMDS, `169.254.169.254`) when nothing else gives
+    /// them. `None`: only when no endpoint is set, that is for AWS itself; a storage on another server without
+    /// credentials fails with an error naming what to set instead of asking an address that is not its server.
+    pub imds: Option<bool>,
     /// object_store's own `aws_*` options, passed through.
     pub passthrough: Vec<(AmazonS3ConfigKey, Secret)>,
     /// The options every backend shares.
@@ -161,6 +166,7 @@ impl fmt::Debug for S3Config {
                 "secret_access_key",
                 &self.secret_access_key.as_ref().map(|_| "***"),
             )
+            .field("imds", &self.imds)
             .field(
                 "passthrough",
                 &self
@@ -196,6 +202,7 @@ impl S3Config {
             retry_timeout: DEFAULT_RETRY_TIMEOUT,
             access_key_id: None,
             secret_access_key: None,
+            imds: None,
             passthrough: Vec::new(),
             common: CommonOptions::default(),
         }
@@ -342,6 +349,7 @@ impl S3Config {
                 self.retries = usize::try_from(n).unwrap_or(DEFAULT_RETRIES);
             }
             "retry_timeout" => self.retry_timeout = parse_seconds(option, value)?,
+            "imds" => self.imds = Some(parse_bool(option, value)?),
             "aws_access_key_id" | "access_key_id" => {
                 check_access_key_id(value).map_err(|reason| invalid(&reason))?;
                 self.access_key_id = Some(value.to_owned());

@@ -10,18 +10,27 @@
 
 mod aborts;
 mod admin;
+mod bucket;
 mod checks;
+mod client;
 mod config;
+mod create;
+mod credentials;
+mod error;
+mod keys;
 mod locks;
 mod reach;
+mod read;
 mod storage;
 mod upload;
 mod uploads;
+mod write;
 
 pub use crate::aborts::{AbortError, SettledAborts, UploadRef, settle_aborts};
 pub use crate::config::{
     ConditionalPut, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PART_SIZE, DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRIES, DEFAULT_RETRY_TIMEOUT, MIN_PART_SIZE, S3_OPTIONS, S3Config, Secret,
 };
+pub use crate::credentials::MissingCredentials;
 pub use crate::storage::S3Storage;
 pub use crate::uploads::{AbortedUpload, UploadsCleaned};

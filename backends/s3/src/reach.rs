@@ -12,6 +12,8 @@ use std::io;
 
 use object_store::client::{HttpError, HttpErrorKind};
 
+use crate::error::ServerAnswer;
+
 /// A request that could not reach the server: what it was for (the operation, the name, the bucket), and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{what}: {source}")]
@@ -30,7 +32,7 @@ pub(crate) fn unreachable(error: &(dyn StdError + 'static)) -> bool {
         }
         current = error.source();
     }
-    false
+    ServerAnswer::of(error).is_some_and(|answer| answer.unavailable())
 }
 
 fn says_unreachable(error: &(dyn StdError + 'static)) -> bool {
@@ -57,15 +59,7 @@ fn says_unreachable(error: &(dyn StdError + 'static)) -> bool {
                 | io::ErrorKind::TimedOut
         );
     }
-    unavailable_status(&error.to_string())
-}
-
-/// Whether a message is object_store's account of a `502`, `503` or `504` answer. Its error types for answers
-/// are private, so the status is read from the text it documents: `... status code: 503 Service Unavailable`.
-fn unavailable_status(message: &str) -> bool {
-    ["502", "503", "504"]
-        .iter()
-        .any(|code| message.contains(&format!("status code: {code} ")))
+    false
 }
 
 #[cfg(test)]
@@ -100,8 +94,14 @@ mod tests {
 
     #[test]
     fn only_the_unavailable_statuses_count() {
+        // As object_store reports a failed status: its status error is a source of its retry error.
+        #[derive(Debug, thiserror::Error)]
+        #[error("Error performing GET http://127.0.0.1:1/b/k in 2ms - {0}")]
+        struct Retry(#[source] io::Error);
         let answer = |status: &str| {
-            store_error(io::Error::other(format!("status code: {status}: <Error/>")))
+            store_error(Retry(io::Error::other(format!(
+                "Server returned non-2xx status code: {status}: <Error/>"
+            ))))
         };
         for status in [
             "502 Bad Gateway",

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use futures_util::stream::StreamExt;
+
 use http::Method;
 use object_store::aws::AmazonS3;
 use percent_encoding::percent_decode_str;
@@ -11,6 +13,10 @@ use storages_core::{Error, Result};
 
 use crate::S3Config;
 use crate::admin::{Answer, bucket_request, object_request, query_string, short};
+use crate::storage::S3Storage;
+
+/// Aborts in flight at once when cleaning incomplete uploads.
+const CLEAN_CONCURRENCY: usize = 8;
 
 /// What cleaning incomplete uploads did: the uploads it aborted and the ones it could not (it goes on past them).
 #[derive(Debug, Default)]
@@ -140,6 +146,58 @@ pub(crate) async fn abort(
             &format!("abort multipart upload {upload_id} of `{key}` in"),
             answer,
         )),
+    }
+}
+
+impl S3Storage {
+    /// Aborts the incomplete multipart uploads under this storage's prefix that were started at least
+    /// `older_than` ago, and nothing else: uploads under other prefixes of the bucket and objects are never
+    /// touched. They are what a process killed mid-upload (or one whose abort could not reach the server) leaves;
+    /// pick an age longer than your longest upload, or a live one is cut off. The bucket is neither created nor
+    /// changed.
+    pub async fn clean_incomplete_uploads(&self, older_than: Duration) -> Result<UploadsCleaned> {
+        let prefix = match self.config().prefix.as_str() {
+            "" => String::new(),
+            prefix => format!("{prefix}/"),
+        };
+        let now = SystemTime::now();
+        let found = list(&self.store, &self.http, self.config(), &prefix).await?;
+        // The server filters by prefix already; checked again so that no answer makes us touch other keys.
+        let old = found
+            .into_iter()
+            .filter(|u| u.key.starts_with(&prefix) && u.age(now) >= older_than);
+        let outcomes: Vec<_> = futures_util::stream::iter(old)
+            .map(|upload| async move {
+                let outcome = abort(
+                    &self.store,
+                    &self.http,
+                    self.config(),
+                    &upload.key,
+                    &upload.upload_id,
+                )
+                .await;
+                (upload, outcome)
+            })
+            .buffer_unordered(CLEAN_CONCURRENCY)
+            .collect()
+            .await;
+        let mut report = UploadsCleaned::default();
+        for (upload, outcome) in outcomes {
+            match outcome {
+                Ok(true) => report.aborted.push(AbortedUpload {
+                    age: upload.age(now),
+                    key: upload.key,
+                    upload_id: upload.upload_id,
+                }),
+                // Completed or aborted meanwhile by its own writer: nothing left to clean.
+                Ok(false) => {}
+                Err(e) => report.failed.push(e),
+            }
+        }
+        report
+            .aborted
+            .sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
+        Ok(report)
     }
 }
 
