@@ -3,6 +3,7 @@
 pub mod mirror;
 pub mod named;
 pub mod settings;
+pub mod statics;
 pub mod traced;
 
 #[cfg(feature = "cli")]

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use storages::web::{Delivery, IMMUTABLE, Received, ServeOptions, UploadOptions, UploadTarget};
+use storages::statics::IMMUTABLE;
+use storages::web::{Delivery, Received, ServeOptions, UploadOptions, UploadTarget};
 use storages::{Name, SaveOptions, Settings, Storage, StorageExt};
 use support::s3::shared_garage;
 

@@ -133,7 +133,7 @@ pub async fn gallery(
         figures.push_str("<p class=\"empty\">No photos yet: upload the first one.</p>");
     }
     // The hashed name when `storages collectstatic --manifest` published the assets, the plain one otherwise.
-    let hashed = match storages::collect::Manifest::load(statics).await {
+    let hashed = match storages::statics::Manifest::load(statics).await {
         Ok(manifest) => manifest.static_url(CSS_NAME).await.ok(),
         Err(_) => None,
     };

@@ -42,11 +42,8 @@ pub use self::body::Body;
 pub use self::direct::{
     DirectUploadRequest, DirectUploadTicket, direct_upload, direct_upload_response,
 };
-pub use self::encoding::Encoding;
 pub use self::failure::{RETRY_AFTER_SECS, failure_response};
-pub use self::serve::{
-    Delivery, IMMUTABLE, ServeOptions, is_active_content, is_hashed_name, not_found, serve,
-};
+pub use self::serve::{Delivery, ServeOptions, is_active_content, not_found, serve};
 pub use self::upload::{
     Received, UploadError, UploadOptions, UploadTarget, Uploaded, receive_multipart,
 };
