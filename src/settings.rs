@@ -43,12 +43,15 @@ pub enum Backend {
     Memory(CommonOptions),
     /// `file:`
     #[cfg(feature = "local")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
     Local(storages_local::LocalConfig),
     /// `nfs://`
     #[cfg(feature = "nfs")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "nfs")))]
     Nfs(storages_nfs::NfsConfig),
     /// `s3://` and `minio://`
     #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
     S3(storages_s3::S3Config),
     /// `mirror:?primary=ALIAS&mirrors=ALIAS[,ALIAS]`: storages of the same set, by alias.
     Mirror(MirrorAliases),

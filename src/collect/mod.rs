@@ -45,6 +45,7 @@ mod report;
 mod sources;
 
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod command;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -1,7 +1,7 @@
-//! What a static asset's name and headers mean, shared by whoever publishes assets ([`crate::collect`], feature
-//! `collect`) and whoever serves or links them ([`crate::web`], or an app's own pages): always compiled, with no
-//! dependency beyond the core, so an app that only serves and links collected files builds none of collect's
-//! regex, gzip or brotli code.
+//! What a static asset's name and headers mean, shared by whoever publishes assets (`storages::collect`, feature
+//! `collect`) and whoever serves or links them (`storages::web`, feature `web`, or an app's own pages): always
+//! compiled, with no dependency beyond the core, so an app that only serves and links collected files builds none
+//! of collect's regex, gzip or brotli code.
 //!
 //! - [`Manifest`]: `staticfiles.json`, Django's manifest format, read from a storage; [`Manifest::static_url`] links
 //!   a name through its hashed copy.

@@ -1,5 +1,5 @@
 //! Web integration: serve files from any [`Storage`](crate::Storage) and stream uploads into one, written once
-//! for every framework (feature `web`), with thin adapters for [axum](self::axum) (feature `axum`) and
+//! for every framework (feature `web`), with thin adapters for [axum] (feature `axum`) and
 //! [actix-web](self::actix) (feature `actix`).
 //!
 //! The core speaks the `http` crate's types: [`serve`] takes a method, the request headers and the
@@ -34,8 +34,10 @@ mod serve;
 mod upload;
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
 pub use self::body::Body;
