@@ -27,9 +27,9 @@ use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use storages::Storage;
 use storages::web::axum::{Upload, direct_upload, into_response, serve_storage};
 use storages::web::{UploadTarget, failure_response};
-use storages::{Storage, Storages};
 
 #[derive(Clone)]
 struct App {
@@ -45,12 +45,11 @@ impl FromRef<App> for UploadTarget {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), page::StartError> {
     page::install_logging();
     let metrics = page::Metrics::install()?;
     let port = page::port()?;
-    let storages = Storages::from_env()?;
-    let (media, statics) = (storages.media()?, storages.static_files()?);
+    let page::AppStorages { media, statics } = page::storages()?;
     page::publish_css(&*statics).await?;
     let uploads = UploadTarget::new(media.clone(), page::upload_options()?);
 
@@ -94,14 +93,14 @@ async fn gallery(State(app): State<App>) -> Response {
     }
 }
 
-/// The photo is already stored when this runs: the extractor streamed it into media.
+/// The photo is already stored when this runs: the extractor streamed it into media (and an answer that cannot be
+/// made removes it again).
 async fn upload(State(app): State<App>, headers: HeaderMap, Upload(received): Upload) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if !page::wants_json(accept) {
         return Redirect::to("/").into_response();
     }
-    let stored = &received.files[0].name;
-    match page::uploaded_json(&*app.media, stored).await {
+    match page::uploaded_json(&app.uploads, &received).await {
         Ok(json) => (StatusCode::CREATED, axum::Json(json)).into_response(),
         Err(e) => into_response(failure_response("upload answer", &*app.media, &e)),
     }

@@ -12,27 +12,31 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use storages::Storage;
 use storages::web::actix::{Upload, direct_upload, into_response, serve_storage};
 use storages::web::{UploadTarget, failure_response};
-use storages::{Storage, Storages};
 
 #[derive(Clone)]
 struct Photos {
     media: Arc<dyn Storage>,
     statics: Arc<dyn Storage>,
+    uploads: UploadTarget,
 }
 
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), page::StartError> {
     page::install_logging();
     let metrics = web::Data::new(page::Metrics::install()?);
     let port = page::port()?;
-    let storages = Storages::from_env()?;
-    let (media, statics) = (storages.media()?, storages.static_files()?);
+    let page::AppStorages { media, statics } = page::storages()?;
     page::publish_css(&*statics).await?;
     let uploads = UploadTarget::new(media.clone(), page::upload_options()?);
     let media_serving = page::media_serving(&*media)?;
-    let photos = Photos { media, statics };
+    let photos = Photos {
+        media,
+        statics,
+        uploads: uploads.clone(),
+    };
 
     let server = HttpServer::new(move || {
         App::new()
@@ -81,7 +85,8 @@ async fn gallery(photos: web::Data<Photos>) -> HttpResponse {
     }
 }
 
-/// The photo is already stored when this runs: the extractor streamed it into media.
+/// The photo is already stored when this runs: the extractor streamed it into media (and an answer that cannot be
+/// made removes it again).
 async fn upload(
     photos: web::Data<Photos>,
     request: HttpRequest,
@@ -96,8 +101,7 @@ async fn upload(
             .insert_header((header::LOCATION, "/"))
             .finish();
     }
-    let stored = &received.files[0].name;
-    match page::uploaded_json(&*photos.media, stored).await {
+    match page::uploaded_json(&photos.uploads, &received).await {
         Ok(json) => HttpResponse::Created().json(json),
         Err(e) => into_response(failure_response("upload answer", &*photos.media, &e)),
     }

@@ -89,6 +89,7 @@ enum Command {
     /// Remove what crashed writers left, once older than AGE, and nothing else: temporary files in a file: or nfs:
     /// storage, incomplete multipart uploads under an s3: storage's prefix; prints each, then how many.
     #[cfg(any(feature = "local", feature = "nfs"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "local", feature = "nfs"))))]
     Clean {
         /// A settings URL or an alias.
         storage: String,

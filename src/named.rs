@@ -27,6 +27,11 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     (STATIC, "file:static?base_url=/static/"),
 ];
 
+/// The `base_url` of `media` and `static` when their settings URL names none, on backends whose files only have
+/// the URLs the app gives them (`file:`, `nfs:`, `memory:`; see [`Settings::or_base_url`]): Django's `MEDIA_URL`
+/// and `STATIC_URL`, where the photo apps and the web adapters' examples serve them.
+pub const DEFAULT_BASE_URLS: &[(&str, &str)] = &[(MEDIA, "/media/"), (STATIC, "/static/")];
+
 /// Built storages by alias. Every alias is validated and opened when the set is built, so a typo fails at start,
 /// not at the first upload. Every storage comes wrapped in [`Traced`]: each operation runs in a `tracing` span
 /// (and is measured, with the `metrics` feature).
@@ -71,7 +76,7 @@ impl Storages {
         for (alias, url) in urls {
             let alias = alias.into();
             check_alias(&alias)?;
-            let settings = Settings::parse(url.as_ref()).map_err(|e| in_alias(&alias, e))?;
+            let settings = parse_in_alias(&alias, url.as_ref())?;
             parsed.insert(alias, settings);
         }
         let mut entries: BTreeMap<String, (Settings, Arc<dyn Storage>)> = BTreeMap::new();
@@ -107,6 +112,32 @@ impl Storages {
     /// The settings of `alias` (secrets masked in their `Display`).
     pub fn settings(&self, alias: &str) -> Option<&Settings> {
         self.entries.get(alias).map(|(s, _)| s)
+    }
+
+    /// The storage `alias`, checked to answer `url()`: an app that puts its files' URLs in its pages or answers
+    /// takes its storages through this at start, so that one that cannot make them (a `file:` storage without
+    /// `base_url` under an alias with no [default](DEFAULT_BASE_URLS), a `mirror:` whose primary is one) stops it
+    /// there, with [`ConfigError::NoUrls`] naming the alias, instead of failing every request that links a file.
+    pub fn linkable(&self, alias: &str) -> Result<Arc<dyn Storage>> {
+        let storage = self.get(alias)?;
+        self.makes_urls(alias).map_err(|e| in_alias(alias, e))?;
+        Ok(storage)
+    }
+
+    /// Whether the storage `alias` (a mirror: its primary) can make URLs without any I/O: its capabilities say so.
+    fn makes_urls(&self, alias: &str) -> Result<(), ConfigError> {
+        let storage = self.get(alias)?;
+        if let Some(Backend::Mirror(names)) = self.settings(alias).map(Settings::backend) {
+            let primary = names.primary.as_str();
+            return self.makes_urls(primary).map_err(|e| in_alias(primary, e));
+        }
+        if storage.capabilities().public_urls {
+            Ok(())
+        } else {
+            Err(ConfigError::NoUrls {
+                backend: storage.backend().to_owned(),
+            })
+        }
     }
 
     /// User uploads.
@@ -155,13 +186,16 @@ pub fn open_one(url_or_alias: &str, urls: &BTreeMap<String, String>) -> Result<A
         Some(alias) => error_in_alias(alias, e),
         None => e,
     };
-    let settings = Settings::parse(url).map_err(|e| in_its_alias(e.into()))?;
+    let settings = match alias {
+        Some(alias) => parse_in_alias(alias, url)?,
+        None => Settings::parse(url)?,
+    };
     settings
         .build_with(&|name| {
             let url = urls
                 .get(name)
                 .ok_or_else(|| unknown_alias(name, urls.keys()))?;
-            let named = Settings::parse(url).map_err(|e| in_alias(name, e))?;
+            let named = parse_in_alias(name, url)?;
             if matches!(named.backend(), Backend::Mirror(_)) {
                 return Err(mirror_of_mirror(name));
             }
@@ -284,6 +318,15 @@ pub(crate) fn check_alias(alias: &str) -> Result<(), ConfigError> {
             expected: "lowercase letters, digits and inner `_`".into(),
         })
     }
+}
+
+/// `url` parsed as the settings of `alias`, with the alias's default `base_url` ([`DEFAULT_BASE_URLS`]).
+fn parse_in_alias(alias: &str, url: &str) -> Result<Settings, ConfigError> {
+    let settings = Settings::parse(url).map_err(|e| in_alias(alias, e))?;
+    Ok(match DEFAULT_BASE_URLS.iter().find(|(a, _)| *a == alias) {
+        Some((_, base_url)) => settings.or_base_url(base_url),
+        None => settings,
+    })
 }
 
 fn in_alias(alias: &str, error: ConfigError) -> ConfigError {

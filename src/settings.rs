@@ -43,12 +43,15 @@ pub enum Backend {
     Memory(CommonOptions),
     /// `file:`
     #[cfg(feature = "local")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
     Local(storages_local::LocalConfig),
     /// `nfs://`
     #[cfg(feature = "nfs")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "nfs")))]
     Nfs(storages_nfs::NfsConfig),
     /// `s3://` and `minio://`
     #[cfg(feature = "s3")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
     S3(storages_s3::S3Config),
     /// `mirror:?primary=ALIAS&mirrors=ALIAS[,ALIAS]`: storages of the same set, by alias.
     Mirror(MirrorAliases),
@@ -157,6 +160,25 @@ impl Settings {
             Backend::S3(config) => &config.common,
             Backend::Mirror(_) => return None,
         })
+    }
+
+    /// These settings with `base_url` set to `base_url` where the URL named none, on backends whose files only
+    /// have the URLs the app gives them (`file:`, `nfs:`, `memory:`): what the `media` and `static` aliases get,
+    /// as Django's `MEDIA_URL` and `STATIC_URL`. Object storage keeps its own bucket URLs, and a `mirror:` the
+    /// URLs of its primary (a storage of its own alias, with that alias's defaults).
+    pub fn or_base_url(mut self, base_url: &str) -> Self {
+        let common = match &mut self.backend {
+            Backend::Memory(common) => common,
+            #[cfg(feature = "local")]
+            Backend::Local(config) => &mut config.common,
+            #[cfg(feature = "nfs")]
+            Backend::Nfs(config) => &mut config.local.common,
+            #[cfg(feature = "s3")]
+            Backend::S3(_) => return self,
+            Backend::Mirror(_) => return self,
+        };
+        common.base_url.get_or_insert_with(|| base_url.to_owned());
+        self
     }
 
     /// Opens the storage these settings describe (creating a `file:` root when missing; an `nfs:` root must exist

@@ -416,6 +416,7 @@ impl<T, E> Drop for Watched<'_, T, E> {
 /// Gives the metrics their help texts and units, for a recorder that shows them (Prometheus' `# HELP`). Call it
 /// once, after installing the recorder.
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub fn describe_metrics() {
     metrics::describe_counter!(
         "storages_operations_total",

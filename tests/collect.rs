@@ -11,10 +11,8 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use storages::collect::{
-    Clear, CollectError, CollectOptions, Compression, MANIFEST_NAME, Manifest, Report, Source,
-    collect,
-};
+use storages::collect::{Clear, CollectError, CollectOptions, Report, Source, collect};
+use storages::statics::{Encoding, MANIFEST_NAME, Manifest, StaticsError};
 use storages::{Settings, Storage, StorageExt};
 
 /// A `file:` storage at `dir`, served at `/static/`.
@@ -417,7 +415,7 @@ async fn compressed_siblings_only_where_they_save_five_percent_and_never_for_ima
     fixture::write(&assets, "empty.js", "");
     let root = dir.path().join("ours");
     let mut options = manifest_options();
-    options.compress = vec![Compression::Gzip, Compression::Brotli];
+    options.compress = vec![Encoding::Gzip, Encoding::Brotli];
     run(&[Source::new(&assets)], &*local(&root), &options).await;
     let names: Vec<String> = fixture::files(&root)
         .into_keys()
@@ -537,7 +535,7 @@ async fn static_url_links_the_hashed_copy_and_is_strict() {
     );
     assert!(matches!(
         manifest.static_url("css/nope.css").await,
-        Err(CollectError::MissingEntry(_))
+        Err(StaticsError::MissingEntry(_))
     ));
     assert_eq!(manifest.hash().len(), 12);
 }

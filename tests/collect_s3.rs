@@ -11,7 +11,8 @@ mod fixture;
 use std::process::Command;
 use std::sync::Arc;
 
-use storages::collect::{CollectOptions, IMMUTABLE, MANIFEST_NAME, Manifest, Source, collect};
+use storages::collect::{CollectOptions, Source, collect};
+use storages::statics::{IMMUTABLE, MANIFEST_NAME, Manifest};
 use storages::{Name, Settings, Storage, StorageExt};
 use support::s3::{Peer, python, shared_garage, shared_moto, unique};
 

@@ -165,3 +165,127 @@ fn debug_of_the_set_shows_aliases_and_masked_urls() {
         "{\"media\": \"memory://?base_url=/m/\"}"
     );
 }
+
+/// As Django's `MEDIA_URL` and `STATIC_URL`: `media` and `static` on a disk, an NFS share or memory are linked at
+/// `/media/` and `/static/` when their URL names no `base_url`. Before, every `url()` of theirs failed, so the
+/// photo app stored each upload and then answered `500`.
+#[tokio::test]
+async fn media_and_static_without_base_url_are_linked_at_media_and_static() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).expect("mkdir");
+    let set = Storages::from_urls([
+        ("media", format!("file://{}/media", dir.path().display())),
+        ("static", "memory://".to_owned()),
+        (
+            "shared",
+            format!("nfs://{}?require_mount=false", share.display()),
+        ),
+        ("other", "memory://".to_owned()),
+    ])
+    .expect("set");
+    let url_of = |alias: &str| {
+        let storage = set.get(alias).expect("alias");
+        async move { storage.public_url("a b.png").await }
+    };
+    assert_eq!(url_of("media").await.expect("url"), "/media/a%20b.png");
+    assert_eq!(url_of("static").await.expect("url"), "/static/a%20b.png");
+    // Only `media` and `static` have a default; any other alias links nothing until told where.
+    for alias in ["shared", "other"] {
+        let err = url_of(alias).await.expect_err(alias);
+        assert!(matches!(err, Error::Unsupported { .. }), "{alias}: {err}");
+    }
+    // The NFS backend takes the default as the local one does.
+    let nfs = Storages::from_urls([(
+        "media",
+        format!("nfs://{}?require_mount=false", share.display()),
+    )])
+    .expect("set");
+    let media = nfs.media().expect("media");
+    assert_eq!(
+        media.public_url("x.png").await.expect("url"),
+        "/media/x.png"
+    );
+    // A base_url given wins, and the settings say which one the storage uses.
+    let given = Storages::from_urls([("media", "memory://?base_url=https://cdn.example.com/m/")])
+        .expect("set");
+    let media = given.media().expect("media");
+    assert_eq!(
+        media.public_url("x.png").await.expect("url"),
+        "https://cdn.example.com/m/x.png"
+    );
+    assert_eq!(
+        set.settings("static")
+            .and_then(|s| s.common())
+            .and_then(|c| c.base_url.as_deref()),
+        Some("/static/")
+    );
+}
+
+/// Object storage keeps its own bucket URLs under `media` too: `/media/` would not reach the bucket.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn object_storage_under_media_keeps_its_bucket_urls() {
+    let set = Storages::from_urls([(
+        "media",
+        "s3://bucket/up?endpoint=http://127.0.0.1:1&region=garage&aws_access_key_id=A&aws_secret_access_key=S",
+    )])
+    .expect("set");
+    let media = set.media().expect("media");
+    assert_eq!(
+        media.public_url("x.png").await.expect("url"),
+        "http://127.0.0.1:1/bucket/up/x.png"
+    );
+}
+
+/// The command line's `open_one` reads an alias's settings as the set does, defaults included.
+#[tokio::test]
+async fn one_alias_opened_alone_gets_its_default_base_url_too() {
+    let urls = configured_urls(vars(&[("STORAGES_STATIC_URL", "memory://")])).expect("urls");
+    let statics = storages::named::open_one("static", &urls).expect("open");
+    assert_eq!(
+        statics.public_url("app.css").await.expect("url"),
+        "/static/app.css"
+    );
+    let url = storages::named::open_one("memory://", &urls).expect("open");
+    assert!(url.public_url("app.css").await.is_err());
+}
+
+/// An app takes its storages through `linkable` at start: one that cannot make URLs stops it there, naming the
+/// alias (a mirror's primary too) and the reason `url()` would give at every request.
+#[test]
+fn linkable_refuses_a_storage_that_cannot_make_urls_naming_its_alias() {
+    let set = Storages::from_urls([
+        ("media", "mirror:?primary=disk&mirrors=copy"),
+        ("disk", "memory://"),
+        ("copy", "memory://?base_url=/copy/"),
+        ("static", "memory://"),
+        ("avatars", "memory://"),
+    ])
+    .expect("set");
+    assert!(set.linkable("static").is_ok());
+    assert!(set.linkable("copy").is_ok());
+    let err = set.linkable("avatars").expect_err("no base_url");
+    assert!(
+        matches!(&err, Error::Config(ConfigError::InAlias { alias, source })
+            if alias == "avatars" && matches!(**source, ConfigError::NoUrls { .. })),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "storage `avatars`: the memory backend does not support URLs without a base_url"
+        ),
+        "{err}"
+    );
+    let err = set.linkable("media").expect_err("its primary has none");
+    assert!(
+        err.to_string().starts_with(
+            "storage `media`: storage `disk`: the memory backend does not support URLs without a base_url"
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        set.linkable("nope"),
+        Err(Error::Config(ConfigError::UnknownAlias { .. }))
+    ));
+}

@@ -50,6 +50,8 @@ scenarios!(
     a_bad_media_url_stops_the_app_before_it_listens,
     an_upload_is_traced_in_a_storage_span_on_stderr,
     metrics_count_the_upload_by_backend_and_never_by_name,
+    media_and_static_without_base_url_are_linked_at_media_and_static,
+    a_storage_that_cannot_make_urls_stops_the_app_before_it_listens,
 );
 
 /// Settings the app cannot use stop it at start, with the reason on stderr: before, it listened and then panicked
@@ -67,23 +69,90 @@ async fn a_bad_media_url_stops_the_app_before_it_listens(app: &str) {
         ),
         ("minio://K:S@[::1/b", "`[::1` is not a valid IPv6 address"),
     ] {
-        let out = support::run_until_exit(
-            &example(app),
-            dir.path(),
-            &[("STORAGES_MEDIA_URL", url), ("RUST_BACKTRACE", "0")],
-            std::time::Duration::from_secs(60),
-        );
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-        );
-        assert!(!out.status.success(), "{url}: the app started: {stdout}");
-        assert!(!stdout.contains("listening on"), "{url}: {stdout}");
+        let stderr = stops_before_listening(app, dir.path(), &[("STORAGES_MEDIA_URL", url)]);
         assert!(
             stderr.contains("media") && stderr.contains(reason),
             "{url}: {stderr}"
         );
-        assert!(!stderr.contains("panicked"), "{url}: {stderr}");
+    }
+}
+
+/// Runs the app with `envs` until it exits, which it must do without listening, without panicking and with a
+/// failure status; its stderr.
+fn stops_before_listening(app: &str, dir: &std::path::Path, envs: &[(&str, &str)]) -> String {
+    let mut envs = envs.to_vec();
+    envs.push(("RUST_BACKTRACE", "0"));
+    let out = support::run_until_exit(
+        &example(app),
+        dir,
+        &envs,
+        std::time::Duration::from_secs(60),
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(!out.status.success(), "{envs:?}: the app started: {stdout}");
+    assert!(!stdout.contains("listening on"), "{envs:?}: {stdout}");
+    assert!(!stderr.contains("panicked"), "{envs:?}: {stderr}");
+    stderr
+}
+
+/// `STORAGES_MEDIA_URL=file:/srv/media` and `STORAGES_STATIC_URL=memory://` name no `base_url`: as Django's
+/// `MEDIA_URL` and `STATIC_URL`, they are linked at `/media/` and `/static/`, where the app serves them. Before,
+/// every upload was stored and then answered `500`, and so was the gallery.
+async fn media_and_static_without_base_url_are_linked_at_media_and_static(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uploads = dir.path().join("uploads");
+    let media_url = format!("file:{}", uploads.display());
+    let envs = [
+        ("STORAGES_MEDIA_URL", media_url.as_str()),
+        ("STORAGES_STATIC_URL", "memory://"),
+    ];
+    let app = Server::start(&example(app), dir.path(), &envs);
+    let http = client();
+    let res = post(&http, &app, form("dog.png", PNG), true).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["url"], "/media/photos/dog.png");
+    assert_eq!(
+        std::fs::read(uploads.join("photos/dog.png")).expect("stored"),
+        PNG
+    );
+    let page = gallery(&http, &app).await;
+    assert!(
+        page.contains("<img src=\"/media/photos/dog.png\"")
+            && page.contains("href=\"/static/photos/app.css\""),
+        "{page}"
+    );
+    for path in ["/media/photos/dog.png", "/static/photos/app.css"] {
+        let served = http.get(app.url(path)).send().await.expect("get");
+        assert_eq!(served.status(), StatusCode::OK, "{path}");
+    }
+}
+
+/// A storage that cannot make URLs stops the app at start with the reason, for media and for static alike: a
+/// `mirror:` whose primary names no `base_url` (an alias's default is its own, not its mirrors'). Before, the app
+/// listened, stored every upload and then answered `500`.
+async fn a_storage_that_cannot_make_urls_stops_the_app_before_it_listens(app: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (variable, alias) in [
+        ("STORAGES_MEDIA_URL", "media"),
+        ("STORAGES_STATIC_URL", "static"),
+    ] {
+        let stderr = stops_before_listening(
+            app,
+            dir.path(),
+            &[
+                (variable, "mirror:?primary=disk&mirrors=copy"),
+                ("STORAGES_DISK_URL", "file:disk"),
+                ("STORAGES_COPY_URL", "file:copy"),
+            ],
+        );
+        let reason = format!(
+            "storage `{alias}`: storage `disk`: the local backend does not support URLs without a base_url"
+        );
+        assert!(stderr.contains(&reason), "{alias}: {stderr}");
     }
 }
 

@@ -10,9 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use storages::web::{
-    Delivery, HandOff, IMMUTABLE, Received, ServeOptions, UploadOptions, UploadTarget,
-};
+use storages::statics::IMMUTABLE;
+use storages::web::{Delivery, HandOff, Received, ServeOptions, UploadOptions, UploadTarget};
 use storages::{Name, SaveOptions, Settings, Storage, StorageExt};
 use support::s3::shared_garage;
 
@@ -932,8 +931,9 @@ fn received_json(received: &Received) -> serde_json::Value {
 }
 
 impl Fixture {
-    /// POSTs `body` with `content_type` to `/upload` (the upload extractor into this storage under `options`) or to
-    /// `/direct` (the direct-upload route).
+    /// POSTs `body` with `content_type` to `/upload` (the upload extractor into this storage under `options`), to
+    /// `/upload-then-fail` (the same, with a handler that fails after the upload: it discards it and answers `500`)
+    /// or to `/direct` (the direct-upload route).
     async fn post(
         &self,
         options: UploadOptions,
@@ -953,6 +953,16 @@ impl Fixture {
                             axum::Json(received_json(&received))
                         }),
                     )
+                    .route(
+                        "/upload-then-fail",
+                        axum::routing::post(
+                            |axum::extract::State(target): axum::extract::State<UploadTarget>,
+                             Upload(received): Upload| async move {
+                                target.discard(&received).await;
+                                http::StatusCode::INTERNAL_SERVER_ERROR
+                            },
+                        ),
+                    )
                     .route("/direct", direct_upload(target.clone()))
                     .with_state(target);
                 let request = http::Request::post(path)
@@ -971,6 +981,16 @@ impl Fixture {
                             actix_web::web::post().to(|Upload(received): Upload| async move {
                                 actix_web::HttpResponse::Ok().json(received_json(&received))
                             }),
+                        )
+                        .route(
+                            "/upload-then-fail",
+                            actix_web::web::post().to(
+                                |request: actix_web::HttpRequest, Upload(received): Upload| async move {
+                                    let target = request.app_data::<UploadTarget>().expect("target");
+                                    target.discard(&received).await;
+                                    actix_web::HttpResponse::InternalServerError().finish()
+                                },
+                            ),
                         )
                         .service(direct_upload("/direct", target)),
                 )
@@ -1057,6 +1077,19 @@ async fn files_stream_into_the_storage_under_cleaned_names(fx: Fixture) {
             .expect("stored"),
         big
     );
+}
+
+/// What the photo apps do when their answer to a stored upload fails: every file of the request goes, nothing else.
+async fn a_handler_failing_after_the_upload_discards_what_the_request_stored(fx: Fixture) {
+    fx.put("up/kept.png", PNG).await;
+    let (content_type, body) = multipart(&[
+        ("file", Some("cat.png"), PNG),
+        ("file", Some("kept.png"), PNG),
+    ]);
+    fx.post(into_dir("up"), "/upload-then-fail", &content_type, body)
+        .await
+        .expect(500);
+    assert_eq!(fx.names().await, ["up/kept.png"]);
 }
 
 async fn a_taken_name_gets_a_new_one(fx: Fixture) {
@@ -1317,6 +1350,7 @@ matrix!(
     hand_off_refuses_hostile_and_missing_names_with_a_plain_404,
     files_stream_into_the_storage_under_cleaned_names,
     a_taken_name_gets_a_new_one,
+    a_handler_failing_after_the_upload_discards_what_the_request_stored,
     a_file_over_the_limit_is_413_and_nothing_of_the_request_is_stored,
     types_and_extensions_not_allowed_are_415_and_not_stored,
     bad_forms_are_refused_plainly,

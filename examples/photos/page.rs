@@ -1,11 +1,13 @@
 //! What the two photo apps (axum and actix-web) share: settings, the upload rules and the gallery page. Each app
 //! only wires these to its framework.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use storages::web::{Delivery, ServeOptions, UploadOptions};
-use storages::{Error, Metadata, Name, Storage, StorageExt};
+use storages::named::{MEDIA, STATIC};
+use storages::web::{Delivery, Received, ServeOptions, UploadOptions, UploadTarget};
+use storages::{Error, Metadata, Name, Storage, StorageExt, Storages};
 
 /// Uploads are kept under this directory of the media storage.
 pub const PHOTOS: &str = "photos";
@@ -33,6 +35,40 @@ pub fn install_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Why the app could not start. `main` returns it, and a `main` that fails prints its error with `Debug`: this one
+/// shows its message (the storages' errors say their causes in it), as a person reads it, not a struct dump.
+pub struct StartError(Box<dyn std::error::Error>);
+
+impl<E: Into<Box<dyn std::error::Error>>> From<E> for StartError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+impl fmt::Debug for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The two storages the app uses.
+pub struct AppStorages {
+    /// The photos.
+    pub media: Arc<dyn Storage>,
+    /// The stylesheet.
+    pub statics: Arc<dyn Storage>,
+}
+
+/// The media and static storages the environment configures, each checked to make the URLs the gallery and the
+/// upload answer link (a storage without them stops the app here, not at its first request).
+pub fn storages() -> Result<AppStorages, Error> {
+    let storages = Storages::from_env()?;
+    Ok(AppStorages {
+        media: storages.linkable(MEDIA)?,
+        statics: storages.linkable(STATIC)?,
+    })
 }
 
 /// `--port N`, else `PORT`, else 8000.
@@ -147,7 +183,7 @@ pub async fn gallery(
         figures.push_str("<p class=\"empty\">No photos yet: upload the first one.</p>");
     }
     // The hashed name when `storages collectstatic --manifest` published the assets, the plain one otherwise.
-    let hashed = match storages::collect::Manifest::load(statics).await {
+    let hashed = match storages::statics::Manifest::load(statics).await {
         Ok(manifest) => manifest.static_url(CSS_NAME).await.ok(),
         Err(_) => None,
     };
@@ -170,10 +206,20 @@ pub fn wants_json(accept: Option<&str>) -> bool {
     accept.is_some_and(|v| v.contains("application/json"))
 }
 
-/// The JSON a JSON client gets for a stored upload.
-pub async fn uploaded_json(media: &dyn Storage, name: &Name) -> Result<serde_json::Value, Error> {
-    let url = media.url(name, &Default::default()).await?;
-    Ok(serde_json::json!({ "name": name.as_str(), "url": url }))
+/// The JSON a JSON client gets for its stored upload (the form takes one file). When it cannot be made, the
+/// upload is removed before the error is answered: a request answered with an error stores nothing.
+pub async fn uploaded_json(
+    uploads: &UploadTarget,
+    received: &Received,
+) -> Result<serde_json::Value, Error> {
+    let name = &received.files[0].name;
+    match uploads.storage().url(name, &Default::default()).await {
+        Ok(url) => Ok(serde_json::json!({ "name": name.as_str(), "url": url })),
+        Err(e) => {
+            uploads.discard(received).await;
+            Err(e)
+        }
+    }
 }
 
 fn escape(s: &str) -> String {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use storages_core::Storage;
 
-use super::{Clear, CollectError, CollectOptions, Compression, Report, Source, collect};
+use super::{Clear, CollectError, CollectOptions, Report, Source, collect};
+use crate::statics::Encoding;
 use crate::terminal::{Bar, confirmation, shown};
 use crate::transfer::Progress;
 
@@ -46,7 +47,7 @@ pub struct CollectstaticArgs {
     pub jobs: Option<usize>,
     /// Also publish compressed siblings (.gz, .br) where they save at least 5%.
     #[arg(long, value_name = "gzip,br", value_delimiter = ',')]
-    pub compress: Vec<Compression>,
+    pub compress: Vec<Encoding>,
     /// Keep references to missing files unchanged (and list them) instead of failing.
     #[arg(long)]
     pub no_strict: bool,

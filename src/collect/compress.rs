@@ -1,55 +1,10 @@
-//! Precompressed siblings (`app.css.gz`, `app.css.br`) for servers and CDNs that send them to browsers that accept
-//! them, written only where they pay: at least 5% smaller, and never for formats that are compressed already.
+//! Precompressed siblings ([`Encoding`]: `app.css.gz`, `app.css.br`) for servers and CDNs that send them to browsers
+//! that accept them, written only where they pay: at least 5% smaller, and never for formats that are compressed
+//! already.
 
-use std::fmt;
 use std::io::{self, Read, Write};
-use std::str::FromStr;
 
-use super::error::CollectError;
-
-/// A compression to publish siblings in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Compression {
-    /// gzip at its best level, as whitenoise writes it: `.gz`.
-    Gzip,
-    /// Brotli at its best quality: `.br`.
-    Brotli,
-}
-
-impl Compression {
-    /// The suffix of the sibling's name.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Gzip => ".gz",
-            Self::Brotli => ".br",
-        }
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Gzip => "gzip",
-            Self::Brotli => "br",
-        })
-    }
-}
-
-impl FromStr for Compression {
-    type Err = CollectError;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "gzip" | "gz" => Ok(Self::Gzip),
-            "br" | "brotli" => Ok(Self::Brotli),
-            _ => Err(CollectError::InvalidOption {
-                option: "--compress".into(),
-                reason: format!("unknown compression `{value}`: expected gzip or br"),
-            }),
-        }
-    }
-}
+use crate::statics::Encoding;
 
 /// Extensions of formats that are compressed already: images, fonts, archives, audio and video. (SVG is text and
 /// is compressed.)
@@ -77,15 +32,15 @@ pub(crate) fn pays(original: u64, compressed: u64) -> bool {
 /// Compresses what `input` yields, read in chunks; the result is kept in memory (it is at most 95% of a text asset
 /// when it is used at all). Deterministic: gzip without a name or time stamp, so unchanged files compress to
 /// unchanged bytes and are skipped on the next run. Blocking.
-pub(crate) fn compress(kind: Compression, mut input: impl Read) -> io::Result<Vec<u8>> {
+pub(crate) fn compress(kind: Encoding, mut input: impl Read) -> io::Result<Vec<u8>> {
     match kind {
-        Compression::Gzip => {
+        Encoding::Gzip => {
             let mut encoder =
                 flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::best());
             io::copy(&mut input, &mut encoder)?;
             encoder.finish()
         }
-        Compression::Brotli => {
+        Encoding::Brotli => {
             let mut out = Vec::new();
             {
                 let mut encoder = brotli::CompressorWriter::new(&mut out, 64 * 1024, 11, 22);
@@ -116,18 +71,18 @@ mod tests {
     #[test]
     fn compression_is_deterministic_and_decodes() {
         let text = "body { color: red; }\n".repeat(200);
-        for kind in [Compression::Gzip, Compression::Brotli] {
+        for kind in [Encoding::Gzip, Encoding::Brotli] {
             let once = compress(kind, text.as_bytes()).unwrap();
             assert_eq!(once, compress(kind, text.as_bytes()).unwrap());
             assert!(pays(text.len() as u64, once.len() as u64));
             let mut back = Vec::new();
             match kind {
-                Compression::Gzip => {
+                Encoding::Gzip => {
                     flate2::read::GzDecoder::new(&once[..])
                         .read_to_end(&mut back)
                         .unwrap();
                 }
-                Compression::Brotli => {
+                Encoding::Brotli => {
                     brotli::Decompressor::new(&once[..], 4096)
                         .read_to_end(&mut back)
                         .unwrap();
@@ -136,7 +91,5 @@ mod tests {
             assert_eq!(back, text.as_bytes());
         }
         assert!(!pays(100, 96) && pays(100, 95));
-        assert_eq!("gzip".parse::<Compression>().unwrap(), Compression::Gzip);
-        assert!("zip".parse::<Compression>().is_err());
     }
 }

@@ -106,21 +106,6 @@ pub enum CollectError {
         source: NameError,
     },
 
-    /// A `staticfiles.json` that cannot be read as Django's manifest format.
-    #[error("manifest `{name}`: {reason}")]
-    InvalidManifest {
-        /// The manifest's name in the storage.
-        name: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-
-    /// `static_url` for a name the manifest does not list (Django's `manifest_strict`).
-    #[error(
-        "no entry for `{0}` in the staticfiles manifest: collect with --manifest, or check the name"
-    )]
-    MissingEntry(String),
-
     /// The deletions were not confirmed.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -134,6 +119,10 @@ pub enum CollectError {
         #[source]
         source: io::Error,
     },
+
+    /// A manifest or an encoding that cannot be used.
+    #[error(transparent)]
+    Statics(#[from] crate::statics::StaticsError),
 
     /// The target storage failed.
     #[error(transparent)]

@@ -12,7 +12,8 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use storages::collect::{CollectOptions, Manifest, Source, collect};
+//! use storages::collect::{CollectOptions, Source, collect};
+//! use storages::statics::Manifest;
 //! use storages::{CommonOptions, MemoryStorage, Storage};
 //! let assets = tempfile::tempdir()?;
 //! std::fs::create_dir(assets.path().join("img"))?;
@@ -37,7 +38,6 @@
 mod compress;
 mod error;
 mod ignore;
-mod manifest;
 mod output;
 mod postprocess;
 mod pyurl;
@@ -45,6 +45,7 @@ mod report;
 mod sources;
 
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod command;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -55,22 +56,18 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use storages_core::{Md5, Metadata, Name, Storage};
+use storages_core::{DEFAULT_MAX_NAME_LEN, Md5, Metadata, Name, Storage};
 
-pub use self::compress::Compression;
 pub use self::error::{CollectError, MissingReference};
 pub use self::ignore::DEFAULT_IGNORE;
-pub use self::manifest::{MANIFEST_NAME, MANIFEST_VERSION, Manifest};
 pub use self::report::Report;
 pub use self::sources::{Duplicate, Source};
 pub use crate::transfer::{Confirm, default_jobs};
 
 use self::output::{Kind, Output};
 use self::sources::SourceFile;
+use crate::statics::{Encoding, IMMUTABLE, MANIFEST_NAME, render_manifest};
 use crate::transfer::{Body, Budget, Item, NoProgress, Progress, Stage, cores, join_error};
-
-/// The `Cache-Control` of hashed copies: their content never changes under their name.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// Which target files a collection removes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,7 +100,7 @@ pub struct CollectOptions {
     /// Uploads (and stored-file checks) in flight at once; `None`: [`default_jobs`] for the target.
     pub jobs: Option<usize>,
     /// Compressed siblings to publish.
-    pub compress: Vec<Compression>,
+    pub compress: Vec<Encoding>,
     /// A reference to a missing file is an error (otherwise it is kept unchanged and reported).
     pub strict: bool,
     /// Publish only the hashed copies (and the manifest), not the files under their own names.
@@ -356,7 +353,7 @@ async fn run(
         let siblings = compress_outputs(&outputs, &options.compress, jobs, &run.quiet).await?;
         outputs.extend(siblings);
         tally.add(send(&run, outputs, jobs, Some(Stage::PostProcessing)).await?);
-        let (bytes, _hash) = manifest::render(&paths);
+        let (bytes, _hash) = render_manifest(&paths);
         let manifest = Output {
             item: bytes_item(
                 Name::new(MANIFEST_NAME).map_err(storages_core::Error::from)?,
@@ -614,7 +611,7 @@ async fn read_and_hash(file: SourceFile, post_process: bool) -> Result<Collected
 /// The compressed siblings of `outputs` that pay, each distinct content compressed once, on blocking threads.
 async fn compress_outputs(
     outputs: &[Output],
-    kinds: &[Compression],
+    kinds: &[Encoding],
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<Output>, CollectError> {
@@ -633,7 +630,7 @@ async fn compress_outputs(
         })
         .collect();
     // One job per distinct content and compression.
-    let mut work: Vec<(Md5, Compression, Body)> = Vec::new();
+    let mut work: Vec<(Md5, Encoding, Body)> = Vec::new();
     let mut planned = HashSet::new();
     for output in &candidates {
         let md5 = content_md5(output);
@@ -645,7 +642,7 @@ async fn compress_outputs(
     }
     progress.stage(Stage::Compressing, work.len() as u64, 0);
     let parallel = jobs.clamp(1, cores());
-    let done: Vec<((Md5, Compression), Bytes)> =
+    let done: Vec<((Md5, Encoding), Bytes)> =
         futures_util::stream::iter(work.into_iter().map(|(md5, kind, body)| async move {
             let compressed = tokio::task::spawn_blocking(move || match &body {
                 Body::File(path) => {
@@ -668,7 +665,7 @@ async fn compress_outputs(
         .buffer_unordered(parallel)
         .try_collect()
         .await?;
-    let done: HashMap<(Md5, Compression), Bytes> = done.into_iter().collect();
+    let done: HashMap<(Md5, Encoding), Bytes> = done.into_iter().collect();
     let mut siblings = Vec::new();
     for output in candidates {
         for &kind in &kinds {
@@ -678,12 +675,11 @@ async fn compress_outputs(
             if !compress::pays(output.item.size, bytes.len() as u64) {
                 continue;
             }
-            let name =
-                Name::new(format!("{}{}", output.item.name, kind.suffix())).map_err(|e| {
-                    CollectError::InvalidHashedName {
-                        name: output.item.name.to_string(),
-                        source: e,
-                    }
+            let name = kind
+                .sibling(&output.item.name, DEFAULT_MAX_NAME_LEN)
+                .map_err(|e| CollectError::InvalidHashedName {
+                    name: output.item.name.to_string(),
+                    source: e,
                 })?;
             siblings.push(Output {
                 item: bytes_item(name, bytes.clone(), output.item.cache_control.clone()),

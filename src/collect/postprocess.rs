@@ -18,9 +18,10 @@ use regex::{Captures, Regex};
 
 use super::error::{CollectError, MissingReference};
 use super::pyurl::{
-    join, joined_last_segment, normpath, py_strip, quote_path, split, splitext, unquote, urldefrag,
-    urlsplit, urlunsplit,
+    join, joined_last_segment, normpath, py_strip, quote_path, split, unquote, urldefrag, urlsplit,
+    urlunsplit,
 };
+use crate::statics::{insert_hash, short_hash};
 use storages_core::Md5;
 
 /// Python's `\s` as a character class (Rust's `\s` leaves out U+001C..U+001F).
@@ -135,27 +136,22 @@ pub(crate) struct Settings {
     pub max_passes: usize,
 }
 
-/// `hashed_name(name, content)`: `name` split as a URL, `.<hash>` put before the extension of its path, a `?` kept
-/// for the `?#iefix` font hack.
+/// `hashed_name(name, content)`: `name` split as a URL, `.<hash>` put before the extension of its path (the rule of
+/// [`crate::statics::hashed_name`]), a `?` kept for the `?#iefix` font hack.
 fn hashed_name(name: &str, hash12: &str) -> String {
     let mut parsed = urlsplit(&unquote(name));
     let clean = py_strip(&parsed.path).to_owned();
     let (dir, file_name) = split(&clean);
-    let (root, ext) = splitext(file_name);
-    parsed.path = join(dir, &format!("{root}.{hash12}{ext}"));
+    parsed.path = join(dir, &insert_hash(file_name, hash12));
     if name.contains("?#") && parsed.query.is_empty() {
         parsed.path.push('?');
     }
     urlunsplit(&parsed)
 }
 
-fn hash12(md5: &Md5) -> String {
-    md5.to_string()[..12].to_owned()
-}
-
 /// The hashed name of a file published as it is (not post-processed): its name with its content's hash.
 pub(crate) fn hashed_name_of(name: &str, md5: &Md5) -> String {
-    hashed_name(name, &hash12(md5))
+    hashed_name(name, &short_hash(md5))
 }
 
 /// The outcome of one reference.
@@ -192,7 +188,7 @@ impl<'a> Resolver<'a> {
         let adjustable: Vec<bool> = files.iter().map(|f| f.text.is_some()).collect();
         let hashed = files
             .iter()
-            .map(|f| hashed_name(f.name, &hash12(&f.md5)))
+            .map(|f| hashed_name(f.name, &short_hash(&f.md5)))
             .collect();
         let settled = adjustable.iter().map(|a| !a).collect();
         Self {
@@ -284,7 +280,7 @@ impl<'a> Resolver<'a> {
             return Err(lookup);
         }
         match self.index.get(lookup.as_str()) {
-            Some(&i) => Ok(hashed_name(&normal, &hash12(&self.files[i].md5))),
+            Some(&i) => Ok(hashed_name(&normal, &short_hash(&self.files[i].md5))),
             // A directory exists but cannot be opened: Django leaves the name as it is.
             None if lookup == "." || self.dirs.contains(lookup.as_str()) => Ok(normal),
             None => Err(lookup),
@@ -373,7 +369,7 @@ pub(crate) fn post_process(
                 let mut deps = Vec::new();
                 let mut missing = Vec::new();
                 let content = resolver.rewrite(i, &mut deps, &mut missing);
-                let hashed = hashed_name(files[i].name, &hash12(&Md5::of(content.as_bytes())));
+                let hashed = hashed_name(files[i].name, &short_hash(&Md5::of(content.as_bytes())));
                 (i, content, hashed, deps, missing)
             });
             // Settled only if every file it looked up was settled before this level (the order may be incomplete
@@ -602,7 +598,7 @@ mod tests {
             true,
         )
         .unwrap();
-        let png = hashed_name("a.png", &hash12(&Md5::of(b"png")));
+        let png = hashed_name("a.png", &short_hash(&Md5::of(b"png")));
         let x = done.rewritten[2].as_deref().unwrap();
         assert_eq!(x, format!("y{{z:url(\"/static/img/{png}?#iefix\")}}"));
         let app = done.rewritten[1].as_deref().unwrap();
@@ -615,7 +611,7 @@ mod tests {
         );
         assert_eq!(
             done.hashed[1],
-            hashed_name("css/app.css", &hash12(&Md5::of(app.as_bytes())))
+            hashed_name("css/app.css", &short_hash(&Md5::of(app.as_bytes())))
         );
     }
 

@@ -228,15 +228,6 @@ pub(crate) fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// `posixpath.splitext(name)`: the extension starts at the last dot, unless only dots precede it.
-pub(crate) fn splitext(name: &str) -> (&str, &str) {
-    let sep = name.rfind('/').map_or(0, |i| i + 1);
-    match name.rfind('.') {
-        Some(dot) if dot > sep && name[sep..dot].chars().any(|c| c != '.') => name.split_at(dot),
-        _ => (name, ""),
-    }
-}
-
 /// The last path segment of `urljoin(base, quoted)` for a relative `quoted`: dot segments resolve to a directory.
 pub(crate) fn joined_last_segment(quoted: &str) -> &str {
     match quoted.rsplit('/').next().unwrap_or("") {
@@ -286,10 +277,6 @@ mod tests {
         assert_eq!(split("c.css"), ("", "c.css"));
         assert_eq!(join("css", "../img/a.png"), "css/../img/a.png");
         assert_eq!(join("", "a.png"), "a.png");
-        assert_eq!(splitext("a.tar.gz"), ("a.tar", ".gz"));
-        assert_eq!(splitext(".htaccess"), (".htaccess", ""));
-        assert_eq!(splitext("..a.b"), ("..a", ".b"));
-        assert_eq!(splitext("noext"), ("noext", ""));
         assert!(is_py_space('\x1c') && !is_py_space('x'));
     }
 }

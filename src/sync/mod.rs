@@ -28,6 +28,7 @@
 //! ```
 
 #[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod command;
 
 use std::collections::HashSet;

@@ -122,6 +122,7 @@ impl fmt::Debug for Body {
 
 /// For hyper-based servers (axum): the exact size hint lets hyper write `Content-Length` itself.
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl http_body::Body for Body {
     type Data = Bytes;
     type Error = io::Error;

@@ -1,42 +1,13 @@
-//! Precompressed siblings (`app.css.br`, `app.css.gz`) and the `Accept-Encoding` that picks one.
+//! The `Accept-Encoding` that picks a precompressed sibling ([`Encoding`]) to send.
 
 use http::{HeaderMap, header};
 
-/// A content coding a stored sibling can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Encoding {
-    /// Brotli: `name.br`, `Content-Encoding: br`.
-    Brotli,
-    /// Gzip: `name.gz`, `Content-Encoding: gzip`.
-    Gzip,
-}
+use crate::statics::Encoding;
 
-impl Encoding {
-    /// The suffix of the sibling's name.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Brotli => ".br",
-            Self::Gzip => ".gz",
-        }
-    }
-
-    /// The `Content-Encoding` token.
-    pub fn token(self) -> &'static str {
-        match self {
-            Self::Brotli => "br",
-            Self::Gzip => "gzip",
-        }
-    }
-
-    fn is_named(self, coding: &str) -> bool {
-        match self {
-            Self::Brotli => coding.eq_ignore_ascii_case("br"),
-            Self::Gzip => {
-                coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")
-            }
-        }
-    }
+/// Whether the `Accept-Encoding` token `coding` names `encoding` (`x-gzip` is gzip's old name).
+fn names(encoding: Encoding, coding: &str) -> bool {
+    coding.eq_ignore_ascii_case(encoding.token())
+        || (encoding == Encoding::Gzip && coding.eq_ignore_ascii_case("x-gzip"))
 }
 
 /// The encodings among `offered` (in the server's order of preference) that `Accept-Encoding` accepts, best
@@ -67,7 +38,7 @@ pub(crate) fn acceptable(headers: &HeaderMap, offered: &[Encoding]) -> Vec<Encod
                 })
                 .unwrap_or(Some(1000));
             let Some(weight) = weight else { continue };
-            if encoding.is_named(coding) {
+            if names(encoding, coding) {
                 named = Some(weight);
             } else if coding == "*" {
                 star = Some(weight);

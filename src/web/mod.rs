@@ -1,5 +1,5 @@
 //! Web integration: serve files from any [`Storage`](crate::Storage) and stream uploads into one, written once
-//! for every framework (feature `web`), with thin adapters for [axum](self::axum) (feature `axum`) and
+//! for every framework (feature `web`), with thin adapters for [axum] (feature `axum`) and
 //! [actix-web](self::actix) (feature `actix`).
 //!
 //! The core speaks the `http` crate's types: [`serve`] takes a method, the request headers and the
@@ -35,20 +35,19 @@ mod serve;
 mod upload;
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
 pub use self::body::Body;
 pub use self::direct::{
     DirectUploadRequest, DirectUploadTicket, direct_upload, direct_upload_response,
 };
-pub use self::encoding::Encoding;
 pub use self::failure::{RETRY_AFTER_SECS, failure_response};
 pub use self::handoff::{DeliveryError, HandOff};
-pub use self::serve::{
-    Delivery, IMMUTABLE, ServeOptions, is_active_content, is_hashed_name, not_found, serve,
-};
+pub use self::serve::{Delivery, ServeOptions, is_active_content, not_found, serve};
 pub use self::upload::{
     Received, UploadError, UploadOptions, UploadTarget, Uploaded, receive_multipart,
 };

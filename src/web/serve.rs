@@ -15,14 +15,12 @@ use storages_core::{
 };
 
 use super::Body;
-use super::encoding::{self, Encoding};
+use super::encoding;
 use super::failure;
 use super::handoff::HandOff;
 use super::preconditions::{Outcome, Validators};
 use super::range::{self, RangeRequest};
-
-/// `Cache-Control` for names that change whenever their content does.
-pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+use crate::statics::{Encoding, IMMUTABLE, is_hashed_name};
 
 /// How the bytes reach the client. Parsed from text (`proxy`, `redirect[:SECONDS]`, `x-accel:/PREFIX/`,
 /// `x-sendfile`) for settings.
@@ -70,8 +68,8 @@ impl ServeOptions {
     }
 
     /// For the app's own assets: everything inline, names hashed as Django's `ManifestStaticFilesStorage` makes
-    /// them ([`is_hashed_name`]) cached for a year as immutable, and `.br`/`.gz` siblings sent to clients that
-    /// accept them.
+    /// them ([`is_hashed_name`](crate::statics::is_hashed_name)) cached for a year as immutable, and `.br`/`.gz`
+    /// siblings sent to clients that accept them.
     pub fn static_files() -> Self {
         Self::default()
             .inline_active(true)
@@ -86,7 +84,7 @@ impl ServeOptions {
         self
     }
 
-    /// Sends [`IMMUTABLE`] as `Cache-Control` for the names `predicate` accepts.
+    /// Sends [`IMMUTABLE`](crate::statics::IMMUTABLE) as `Cache-Control` for the names `predicate` accepts.
     pub fn immutable_if(
         mut self,
         predicate: impl Fn(&Name) -> bool + Send + Sync + 'static,
@@ -95,7 +93,8 @@ impl ServeOptions {
         self
     }
 
-    /// Sends [`IMMUTABLE`] for exactly these names (the hashed names of a static manifest).
+    /// Sends [`IMMUTABLE`](crate::statics::IMMUTABLE) for exactly these names (the hashed names of a static
+    /// manifest).
     pub fn immutable_names(self, names: impl IntoIterator<Item = Name>) -> Self {
         let names: HashSet<Name> = names.into_iter().collect();
         self.immutable_if(move |name| names.contains(name))
@@ -146,20 +145,6 @@ impl fmt::Debug for ServeOptions {
             .field("cache_control", &self.cache_control)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether `name` looks hashed the way Django's `ManifestStaticFilesStorage` names files: `stem.<12 hex>.ext`
-/// (`css/app.3f2a9c1b4d5e.css`), the hash being the first 12 hex digits of an MD5 of the content.
-pub fn is_hashed_name(name: &Name) -> bool {
-    let mut parts = name.file_name().rsplit('.');
-    let (Some(ext), Some(hash)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    let stem_left = parts.next().is_some_and(|stem| !stem.is_empty());
-    stem_left
-        && !ext.is_empty()
-        && hash.len() == 12
-        && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Whether a content type can run script in a browser that renders it: HTML, XML (SVG included) and JavaScript.
@@ -302,14 +287,10 @@ async fn sibling(
     name: &Name,
     encoding: Encoding,
 ) -> Result<Option<Variant>, Error> {
-    let file = name.file_name();
-    if file.ends_with(".br") || file.ends_with(".gz") {
+    if Encoding::of_sibling(name).is_some() {
         return Ok(None);
     }
-    let Ok(sibling) = Name::with_max_len(
-        format!("{name}{}", encoding.suffix()),
-        storage.options().max_name_len,
-    ) else {
+    let Ok(sibling) = encoding.sibling(name, storage.options().max_name_len) else {
         return Ok(None);
     };
     match storage.stat(&sibling).await {
@@ -576,18 +557,6 @@ pub(crate) fn plain(status: StatusCode, message: &'static str) -> Response<Body>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashed_names_follow_django_manifest_naming() {
-        let hashed = |s: &str| is_hashed_name(&Name::new(s).unwrap());
-        assert!(hashed("css/app.3f2a9c1b4d5e.css"));
-        assert!(hashed("lib.tar.0123456789ab.gz"));
-        assert!(!hashed("css/app.css"));
-        assert!(!hashed("app.3F2A9C1B4D5E.css"));
-        assert!(!hashed("app.3f2a9c1b4d5.css"));
-        assert!(!hashed(".3f2a9c1b4d5e.css"));
-        assert!(!hashed("3f2a9c1b4d5e.css"));
-    }
 
     #[test]
     fn active_types_are_html_xml_and_script() {

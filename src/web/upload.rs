@@ -207,6 +207,14 @@ impl UploadTarget {
     {
         receive_multipart(&*self.storage, content_type, body, &self.options).await
     }
+
+    /// Removes every file `received` stored. The extractors store an upload before the handler runs: a handler that
+    /// then fails (its answer cannot be made, its own bookkeeping fails) calls this before answering with its
+    /// error, so that a request answered with an error leaves nothing behind, as a refused upload does. A file that
+    /// cannot be removed is logged, as every storage failure is.
+    pub async fn discard(&self, received: &Received) {
+        remove_stored(&*self.storage, &received.files).await;
+    }
 }
 
 impl fmt::Debug for UploadTarget {
@@ -480,18 +488,7 @@ where
         }),
         Ok(()) => Ok(received),
         Err(error) => {
-            for file in &received.files {
-                // The request failed either way and answers with its own error; a file that stays behind is
-                // still the operator's to know about.
-                if let Err(e) = storage.delete(&file.name).await {
-                    super::failure::storage_failed(
-                        "upload cleanup",
-                        storage.backend(),
-                        file.name.as_str(),
-                        &e,
-                    );
-                }
-            }
+            remove_stored(storage, &received.files).await;
             // A stalled or broken body has no rest worth waiting for.
             if !matches!(
                 error,
@@ -500,6 +497,21 @@ where
                 drain(&mut multipart, &meter, options.drain_limit).await;
             }
             Err(error)
+        }
+    }
+}
+
+/// Removes the files a failed request stored. The request fails either way and answers with its own error; a file
+/// that stays behind is still the operator's to know about, so a failed removal is logged.
+async fn remove_stored(storage: &dyn Storage, files: &[Uploaded]) {
+    for file in files {
+        if let Err(e) = storage.delete(&file.name).await {
+            super::failure::storage_failed(
+                "upload cleanup",
+                storage.backend(),
+                file.name.as_str(),
+                &e,
+            );
         }
     }
 }

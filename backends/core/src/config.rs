@@ -89,6 +89,17 @@ pub enum ConfigError {
         source: Box<ConfigError>,
     },
 
+    /// A storage that cannot make URLs, where an app needs them: no `base_url` on a backend without URLs of its
+    /// own. The first words are [`crate::Error::Unsupported`]'s, which `url()` itself answers.
+    #[error(
+        "the {backend} backend does not support URLs without a base_url: add base_url=/PATH/ (or \
+         https://CDN/PATH/) to its settings URL"
+    )]
+    NoUrls {
+        /// The backend's name (`local`, `memory`, ...).
+        backend: String,
+    },
+
     /// A settings file that cannot be read.
     #[error("settings file `{path}`: {reason}")]
     File {

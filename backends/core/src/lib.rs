@@ -4,6 +4,9 @@
 //!
 //! Backends depend on this crate only; applications use the `storages` facade, which re-exports it.
 
+// docs.rs builds with every feature and `--cfg docsrs`: the conformance suite then says it needs its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod config;
 mod content;
 mod error;
@@ -20,6 +23,7 @@ mod storage;
 mod url;
 
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
 pub use crate::config::{

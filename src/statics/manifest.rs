@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use storages_core::{Md5, Storage, StorageExt, UrlOptions};
 
-use super::error::CollectError;
+use super::StaticsError;
+use super::hashed::short_hash;
 
 /// The manifest's name in the static storage (Django's `manifest_name`).
 pub const MANIFEST_NAME: &str = "staticfiles.json";
@@ -21,7 +22,7 @@ pub const MANIFEST_VERSION: &str = "1.1";
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use storages::{MemoryStorage, StorageExt, Storage, CommonOptions};
-/// use storages::collect::Manifest;
+/// use storages::statics::Manifest;
 /// let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::with_options(CommonOptions {
 ///     base_url: Some("/static/".into()),
 ///     ..CommonOptions::default()
@@ -43,10 +44,10 @@ pub struct Manifest {
 impl Manifest {
     /// Reads `staticfiles.json` from `storage`. A storage without one gives an empty manifest whose `static_url`
     /// links names as they are (nothing was collected with `--manifest`); an unreadable one is an error.
-    pub async fn load(storage: &Arc<dyn Storage>) -> Result<Self, CollectError> {
+    pub async fn load(storage: &Arc<dyn Storage>) -> Result<Self, StaticsError> {
         let (paths, hash, found) = match storage.read_to_bytes(MANIFEST_NAME).await {
             Ok(bytes) => {
-                let (paths, hash) = parse(&bytes)?;
+                let (paths, hash) = parse_manifest(&bytes)?;
                 (paths, hash, true)
             }
             Err(e) if e.is_not_found() => (BTreeMap::new(), String::new(), false),
@@ -78,7 +79,7 @@ impl Manifest {
     /// The URL of `name`'s hashed copy, keeping a query and fragment (`fonts/x.woff2?v=1#iefix`). A name the
     /// manifest does not list is an error, as with Django's `manifest_strict`; without a manifest in the storage,
     /// the URL of `name` itself.
-    pub async fn static_url(&self, name: &str) -> Result<String, CollectError> {
+    pub async fn static_url(&self, name: &str) -> Result<String, StaticsError> {
         let (rest, fragment) = match name.split_once('#') {
             Some((rest, fragment)) => (rest, Some(fragment)),
             None => (name, None),
@@ -90,7 +91,7 @@ impl Manifest {
         let stored = match self.paths.get(path) {
             Some(hashed) => hashed.as_str(),
             None if !self.found => path,
-            None => return Err(CollectError::MissingEntry(path.to_owned())),
+            None => return Err(StaticsError::MissingEntry(path.to_owned())),
         };
         let stored = self
             .storage
@@ -111,7 +112,7 @@ impl Manifest {
 }
 
 /// The `paths` and `hash` of a manifest's bytes, versions `1.0` and `1.1` (Django's `load_manifest`).
-pub fn parse(bytes: &[u8]) -> Result<(BTreeMap<String, String>, String), CollectError> {
+pub fn parse_manifest(bytes: &[u8]) -> Result<(BTreeMap<String, String>, String), StaticsError> {
     #[derive(serde::Deserialize)]
     struct Stored {
         version: Option<String>,
@@ -120,7 +121,7 @@ pub fn parse(bytes: &[u8]) -> Result<(BTreeMap<String, String>, String), Collect
         #[serde(default)]
         hash: String,
     }
-    let invalid = |reason: String| CollectError::InvalidManifest {
+    let invalid = |reason: String| StaticsError::InvalidManifest {
         name: MANIFEST_NAME.to_owned(),
         reason,
     };
@@ -133,8 +134,9 @@ pub fn parse(bytes: &[u8]) -> Result<(BTreeMap<String, String>, String), Collect
     }
 }
 
-/// The manifest's bytes for `paths`, as Django's `save_manifest` writes them with `json.dumps`, and its hash.
-pub(crate) fn render(paths: &BTreeMap<String, String>) -> (Vec<u8>, String) {
+/// The manifest's bytes for `paths` (collected name -> hashed name), as Django's `save_manifest` writes them with
+/// `json.dumps`, and its hash.
+pub fn render_manifest(paths: &BTreeMap<String, String>) -> (Vec<u8>, String) {
     // `json.dumps(sorted(hashed_files.items()))`, hashed like a file.
     let mut items = String::from("[");
     for (i, (name, hashed)) in paths.iter().enumerate() {
@@ -144,7 +146,7 @@ pub(crate) fn render(paths: &BTreeMap<String, String>) -> (Vec<u8>, String) {
         let _ = write!(items, "[{}, {}]", json_string(name), json_string(hashed));
     }
     items.push(']');
-    let hash = Md5::of(items.as_bytes()).to_string()[..12].to_owned();
+    let hash = short_hash(&Md5::of(items.as_bytes()));
     let mut out = String::from("{\"paths\": {");
     for (i, (name, hashed)) in paths.iter().enumerate() {
         if i > 0 {
@@ -196,7 +198,7 @@ mod tests {
             ("a\"\n𝄞".to_owned(), "x".to_owned()),
         ]
         .into();
-        let (bytes, hash) = render(&paths);
+        let (bytes, hash) = render_manifest(&paths);
         let text = String::from_utf8(bytes).unwrap();
         assert_eq!(
             text,
@@ -205,18 +207,21 @@ mod tests {
                  \"version\": \"1.1\", \"hash\": \"{hash}\"}}"
             )
         );
-        let (parsed, parsed_hash) = parse(text.as_bytes()).unwrap();
+        let (parsed, parsed_hash) = parse_manifest(text.as_bytes()).unwrap();
         assert_eq!((parsed, parsed_hash), (paths, hash));
         // json.dumps(sorted({}.items())) is "[]".
-        assert_eq!(render(&BTreeMap::new()).1, Md5::of(b"[]").to_string()[..12]);
+        assert_eq!(
+            render_manifest(&BTreeMap::new()).1,
+            Md5::of(b"[]").to_string()[..12]
+        );
     }
 
     #[test]
     fn other_versions_are_refused() {
-        let err = parse(br#"{"paths": {}, "version": "2.0"}"#)
+        let err = parse_manifest(br#"{"paths": {}, "version": "2.0"}"#)
             .unwrap_err()
             .to_string();
         assert!(err.contains("unsupported version"), "{err}");
-        assert!(parse(b"not json").is_err());
+        assert!(parse_manifest(b"not json").is_err());
     }
 }
