@@ -149,10 +149,9 @@ async fn into_a_local_directory(example_name: &str) {
 async fn into_garage(example_name: &str) {
     let g = shared_garage();
     let prefix = format!("big-{example_name}-{}", fastrand::u32(..));
-    // The S3 backend holds up to `upload_concurrency` parts in flight plus the one it fills (8 MiB each): at its
-    // default of 4 that alone is 40 MiB, which glibc's per-thread arenas can hold twice over. Two in flight keep a
-    // 64 MiB budget, as a deployment with that budget would set.
-    let url = format!("{}&upload_concurrency=2", g.settings_url(&prefix));
+    // The defaults: the S3 backend holds up to `upload_concurrency` parts in flight plus the one it fills, and its
+    // defaults are chosen to keep an app within 64 MiB.
+    let url = g.settings_url(&prefix);
     let dir = tempfile::tempdir().expect("tempdir");
     let app = Server::start(
         &example(example_name),
