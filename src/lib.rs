@@ -5,17 +5,11 @@ pub mod named;
 pub mod settings;
 pub mod traced;
 
-#[cfg(feature = "cli")]
-pub mod cli;
-
 #[cfg(feature = "collect")]
 pub mod collect;
 
 #[cfg(feature = "transfer")]
 pub mod sync;
-
-#[cfg(feature = "cli")]
-pub mod terminal;
 
 #[cfg(feature = "transfer")]
 pub mod transfer;

@@ -132,11 +132,15 @@ pub async fn gallery(
     if photos.is_empty() {
         figures.push_str("<p class=\"empty\">No photos yet: upload the first one.</p>");
     }
-    // The hashed name when `storages collectstatic --manifest` published the assets, the plain one otherwise.
+    // The hashed name when `storages collectstatic --manifest` published the assets (the manifest is read with the
+    // `collect` feature), the plain one otherwise.
+    #[cfg(feature = "collect")]
     let hashed = match storages::collect::Manifest::load(statics).await {
         Ok(manifest) => manifest.static_url(CSS_NAME).await.ok(),
         Err(_) => None,
     };
+    #[cfg(not(feature = "collect"))]
+    let hashed: Option<String> = None;
     let css = match hashed {
         Some(url) => url,
         None => statics.public_url(CSS_NAME).await?,

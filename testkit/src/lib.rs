@@ -9,4 +9,4 @@ pub mod photos_cluster;
 mod process;
 pub mod s3;
 
-pub use app::{Server, example, free_port};
+pub use app::{Server, example, free_port, storages_bin};

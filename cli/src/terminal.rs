@@ -5,8 +5,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::named::UrlOrAlias;
-use crate::transfer::{Confirm, Progress, Stage};
+use storages::named::UrlOrAlias;
+use storages::transfer::{Confirm, Progress, Stage};
 
 /// A progress bar on standard error: files done of the stage's files, and for stages that move bytes, bytes,
 /// rate and time left.

@@ -1,5 +1,5 @@
-//! The `storages` command: list, put, get, remove, link and check files in any storage, and clean up after
-//! crashed writers.
+//! The commands: list, put, get, remove, link and check files in any storage, clean up after crashed writers,
+//! collectstatic and sync.
 //!
 //! STORAGE is a settings URL or an alias from the environment (`media`, `static`, ...): [`UrlOrAlias`] decides.
 //! Exit status: 0 on success, 1 when the storage fails (one line on stderr says why), 2 on bad usage (unknown
@@ -13,14 +13,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use futures_util::{StreamExt, TryStreamExt};
-use storages_core::{
-    Cleaned, ConfigError, Content, Error, Leftover, LeftoverKind, SaveOptions, Storage, StorageExt,
-    UrlOptions,
+use storages::named::{UrlOrAlias, configured_urls, open_one};
+use storages::{
+    Cleaned, ConfigError, Content, Error, Leftover, LeftoverKind, SaveOptions, Settings, Storage,
+    StorageExt, UrlOptions,
 };
 use tokio::io::AsyncWriteExt;
-
-use crate::Settings;
-use crate::named::{UrlOrAlias, configured_urls, open_one};
 
 /// Save, list, link and delete files in any storage: local disk, NFS, S3-compatible object storage.
 #[derive(Debug, Parser)]
@@ -98,9 +96,9 @@ enum Command {
         older_than: Duration,
     },
     /// Publish static assets to a storage, as Django's collectstatic (see `collectstatic --help`).
-    Collectstatic(crate::collect::command::CollectstaticArgs),
+    Collectstatic(crate::collectstatic::CollectstaticArgs),
     /// Make DST hold every file of SRC, copying only what differs (see `sync --help`).
-    Sync(crate::sync::command::SyncArgs),
+    Sync(crate::sync::SyncArgs),
 }
 
 /// Why the command failed: bad usage (exit 2) or a storage error (exit 1).
@@ -118,9 +116,9 @@ impl From<Error> for Failure {
     }
 }
 
-impl From<crate::collect::CollectError> for Failure {
-    fn from(e: crate::collect::CollectError) -> Self {
-        use crate::collect::CollectError as E;
+impl From<storages::collect::CollectError> for Failure {
+    fn from(e: storages::collect::CollectError) -> Self {
+        use storages::collect::CollectError as E;
         match e {
             E::Storage(e) => e.into(),
             E::InvalidSource { .. } | E::InvalidOption { .. } => Self::Usage(e.to_string()),
@@ -129,9 +127,9 @@ impl From<crate::collect::CollectError> for Failure {
     }
 }
 
-impl From<crate::sync::SyncError> for Failure {
-    fn from(e: crate::sync::SyncError) -> Self {
-        use crate::sync::SyncError as E;
+impl From<storages::sync::SyncError> for Failure {
+    fn from(e: storages::sync::SyncError) -> Self {
+        use storages::sync::SyncError as E;
         match e {
             E::Storage(e) => e.into(),
             E::InvalidOption { .. } => Self::Usage(e.to_string()),
@@ -234,9 +232,9 @@ async fn until_signal(
 
 /// Waits (at most `within`) for the aborts of cancelled multipart uploads and says what became of them, on the
 /// same line as the interruption.
-#[cfg(all(unix, feature = "s3"))]
+#[cfg(unix)]
 async fn settle(within: Duration) -> String {
-    let settled = storages_s3::settle_aborts(within).await;
+    let settled = storages::s3::settle_aborts(within).await;
     if settled.left.is_empty() {
         return match settled.aborted.len() {
             0 => String::new(),
@@ -249,11 +247,6 @@ async fn settle(within: Duration) -> String {
         "; {}; run `storages clean STORAGE --older-than AGE` or let the bucket's lifecycle rule remove it",
         left.join("; ")
     )
-}
-
-#[cfg(all(unix, not(feature = "s3")))]
-async fn settle(_within: Duration) -> String {
-    String::new()
 }
 
 async fn execute(command: Command) -> Result<(), Failure> {
@@ -295,12 +288,12 @@ async fn execute(command: Command) -> Result<(), Failure> {
             older_than,
         } => clean(&storage, older_than).await,
         Command::Collectstatic(args) => {
-            crate::collect::command::run(&args, &*open(&args.to)?).await?;
+            crate::collectstatic::run(&args, &*open(&args.to)?).await?;
             Ok(())
         }
         Command::Sync(args) => {
             let (source, target) = (open(&args.src)?, open(&args.dst)?);
-            let report = crate::sync::command::run(&args, &source, &*target).await?;
+            let report = crate::sync::run(&args, &source, &*target).await?;
             if report.mismatches.is_empty() {
                 Ok(())
             } else {
@@ -533,7 +526,7 @@ async fn check(args: Vec<String>) -> Result<(), Failure> {
             Err(e) => Err(e.to_string()),
             Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
         };
-        let shown = crate::settings::redact(url);
+        let shown = storages::settings::redact(url);
         match outcome {
             Ok(what) => println!("ok    {label}  {shown}  {what}"),
             Err(why) => {
