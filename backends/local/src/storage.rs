@@ -43,8 +43,8 @@ enum Feed {
 }
 
 impl LocalStorage {
-    /// Opens the directory `config.root`, creating it when missing unless `config.create_root` is off; a relative root is taken from the current
-    /// directory now, so later changes of directory do not move the storage.
+    /// Opens the directory `config.root`, creating it when missing unless `config.create_root` is off; a relative
+    /// root is taken from the current directory now, so later changes of directory do not move the storage.
     pub fn new(config: LocalConfig) -> Result<Self> {
         Self::with_hooks(config, Hooks::default())
     }
