@@ -8,7 +8,7 @@
 //! acknowledged upload read through every app), each phase (before, down, back), kind of request and pair of
 //! apps: requests that succeeded and failed (by status), p50/p99/max latency, and MB/s of what succeeded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use storages_testkit::photos_cluster::{
     Kind, Load, OpenUpload, Plan, Programs, Table, figures, run,
@@ -22,9 +22,9 @@ fn main() {
         println!("smoke run, too small to measure anything: run `cargo bench --bench cluster`");
         Plan::smoke()
     };
-    let storages = PathBuf::from(env!("CARGO_BIN_EXE_storages"));
-    let example =
-        |name| storages_testkit::example(&storages, Path::new(env!("CARGO_MANIFEST_DIR")), name);
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let storages = storages_testkit::storages_bin(workspace);
+    let example = |name| storages_testkit::example(workspace, name);
     let programs = Programs {
         photos: example("photos"),
         photos_actix: example("photos_actix"),

@@ -448,16 +448,18 @@ fn timed(command: &mut Command) -> BenchResult<(Duration, Output)> {
 /// Our collectstatic into `url`: its time and summary line.
 fn ours(src: &Path, url: &str) -> BenchResult<(Duration, String)> {
     let (elapsed, output) = timed(
-        Command::new(env!("CARGO_BIN_EXE_storages"))
-            .args([
-                "collectstatic",
-                "--manifest",
-                "--no-input",
-                "--to",
-                url,
-                "--source",
-            ])
-            .arg(src),
+        Command::new(storages_testkit::storages_bin(Path::new(env!(
+            "CARGO_MANIFEST_DIR"
+        ))))
+        .args([
+            "collectstatic",
+            "--manifest",
+            "--no-input",
+            "--to",
+            url,
+            "--source",
+        ])
+        .arg(src),
     )?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     Ok((

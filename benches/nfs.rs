@@ -1,8 +1,9 @@
 //! The cost of `nfs://`'s guarantees: `nfs://` against `file://` on the same disk, with the workload of
 //! `benches/local.rs`, as ratios measured in one run.
 //!
-//! Run with `cargo bench --bench nfs` (a few minutes on two cores: the synced side writes every byte to the disk).
-//! Without `--bench` (as `cargo test --all-targets` runs it) it does one tiny round, so the bench stays checked.
+//! Run with `cargo bench --features nfs --bench nfs` (a few minutes on two cores: the synced side writes every byte
+//! to the disk). Without `--bench` (as `cargo test --all-targets` runs it) it does one tiny round, so the bench stays
+//! checked.
 //!
 //! Three sides, each built from its settings URL as an app builds it, all under one temporary directory:
 //! - `file://` with its defaults (no sync);

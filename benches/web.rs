@@ -379,7 +379,7 @@ async fn upload(scale: Scale, tmp: &Path) -> BenchResult<()> {
     let source = tmp.join("source.png");
     write_source(&source, scale.upload_bytes)?;
     let app_bin = build_example("photos")?;
-    let cli_bin = PathBuf::from(env!("CARGO_BIN_EXE_storages"));
+    let cli_bin = storages_testkit::storages_bin(Path::new(env!("CARGO_MANIFEST_DIR")));
     let mb = scale.upload_bytes as f64 / 1e6;
     let (mut best_app, mut best_cli) = (Duration::MAX, Duration::MAX);
     let mut peak_rss = 0;

@@ -2,10 +2,10 @@
 //! of these against one share at once (many servers), and kill them mid-save (crashes).
 //!
 //! Run it with
-//! `cargo run --example nfs_writer -- many 'nfs:///mnt/share/media' --writer 1 --names 10 --rounds 50`
+//! `cargo run --features nfs --example nfs_writer -- many 'nfs:///mnt/share/media' --writer 1 --names 10 --rounds 50`
 //! (each of `--names` names saved `--rounds` times, by `--concurrency` tasks, default 8), or
-//! `cargo run --example nfs_writer -- slow 'nfs:///mnt/share/media' --writer 1`, which saves large files slowly,
-//! half of them overwriting one name, until it is killed. Each stored name is printed on its own line.
+//! `cargo run --features nfs --example nfs_writer -- slow 'nfs:///mnt/share/media' --writer 1`, which saves large
+//! files slowly, half of them overwriting one name, until it is killed. Each stored name is printed on its own line.
 //!
 //! Every file holds a header line `writer=W seq=S bytes=N` and then N bytes of
 //! `storages_core::conformance::pattern(W * 1_000_000 + S, 0, N)`, so a reader can check every byte of it.

@@ -8,10 +8,6 @@ pub mod settings;
 pub mod statics;
 pub mod traced;
 
-#[cfg(feature = "cli")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
-pub mod cli;
-
 #[cfg(feature = "collect")]
 #[cfg_attr(docsrs, doc(cfg(feature = "collect")))]
 pub mod collect;
@@ -19,10 +15,6 @@ pub mod collect;
 #[cfg(feature = "transfer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "transfer")))]
 pub mod sync;
-
-#[cfg(feature = "cli")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
-pub mod terminal;
 
 #[cfg(feature = "transfer")]
 #[cfg_attr(docsrs, doc(cfg(feature = "transfer")))]

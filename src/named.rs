@@ -103,10 +103,7 @@ impl Storages {
         self.entries
             .get(alias)
             .map(|(_, s)| Arc::clone(s))
-            .ok_or_else(|| ConfigError::UnknownAlias {
-                alias: alias.to_owned(),
-                known: self.entries.keys().cloned().collect::<Vec<_>>().join(", "),
-            })
+            .ok_or_else(|| unknown_alias(alias, self.entries.keys()))
     }
 
     /// The settings of `alias` (secrets masked in their `Display`).
@@ -155,57 +152,100 @@ impl Storages {
         self.entries.keys().map(String::as_str)
     }
 
-    /// A storage from a command line's STORAGE: a settings URL (anything with a `:`; a `mirror:` one names
-    /// aliases of this set) or an alias of this set.
+    /// A storage from a command line's STORAGE: a settings URL (a `mirror:` one names aliases of this set) or an
+    /// alias of this set ([`UrlOrAlias`]).
     pub fn resolve(&self, url_or_alias: &str) -> Result<Arc<dyn Storage>> {
-        if url_or_alias.contains(':') {
-            let storage = Settings::parse(url_or_alias)?.build_with(&|name| Ok(self.get(name)?))?;
-            Ok(Traced::wrap(storage))
-        } else {
-            Ok(self.get(url_or_alias)?)
+        match UrlOrAlias::new(url_or_alias) {
+            UrlOrAlias::Url(url) => {
+                open_settings(&Settings::parse(url)?, &|name| Ok(self.get(name)?))
+            }
+            UrlOrAlias::Alias(alias) => Ok(self.get(alias)?),
         }
     }
 }
 
-/// Opens the one storage STORAGE stands for (a settings URL, anything with a `:`, or an alias of `urls`), and for a
-/// `mirror:` the aliases it names, without parsing or opening any other alias of `urls`: what a command line needs.
-/// Like the storages of [`Storages`], it comes wrapped in [`Traced`].
+/// What a command line's STORAGE stands for: a settings URL, anything with a `:` (`file:media`, `s3://bucket`), or
+/// else the alias of a configured storage (`media`). Every command and [`Storages::resolve`] decide it here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlOrAlias<'a> {
+    /// A settings URL.
+    Url(&'a str),
+    /// An alias.
+    Alias(&'a str),
+}
+
+impl<'a> UrlOrAlias<'a> {
+    /// What `arg` stands for.
+    pub fn new(arg: &'a str) -> Self {
+        if arg.contains(':') {
+            Self::Url(arg)
+        } else {
+            Self::Alias(arg)
+        }
+    }
+
+    /// The alias, when it is one.
+    pub fn alias(self) -> Option<&'a str> {
+        match self {
+            Self::Url(_) => None,
+            Self::Alias(alias) => Some(alias),
+        }
+    }
+
+    /// The settings URL it stands for: itself, or the URL `urls` configure for the alias.
+    pub fn url(self, urls: &'a BTreeMap<String, String>) -> Result<&'a str, ConfigError> {
+        match self {
+            Self::Url(url) => Ok(url),
+            Self::Alias(alias) => urls
+                .get(alias)
+                .map(String::as_str)
+                .ok_or_else(|| unknown_alias(alias, urls.keys())),
+        }
+    }
+
+    /// As a message may show it: an alias in backquotes, a settings URL with its secrets masked.
+    pub fn shown(self) -> String {
+        match self {
+            Self::Url(url) => crate::settings::redact(url),
+            Self::Alias(alias) => format!("`{alias}`"),
+        }
+    }
+}
+
+/// Opens the one storage STORAGE stands for ([`UrlOrAlias`] among `urls`), and for a `mirror:` the aliases it
+/// names, without parsing or opening any other alias of `urls`: what a command line needs. Like the storages of
+/// [`Storages`], it comes wrapped in [`Traced`].
 pub fn open_one(url_or_alias: &str, urls: &BTreeMap<String, String>) -> Result<Arc<dyn Storage>> {
-    let (alias, url) = if url_or_alias.contains(':') {
-        (None, url_or_alias)
-    } else {
-        let url = urls
-            .get(url_or_alias)
-            .ok_or_else(|| ConfigError::UnknownAlias {
-                alias: url_or_alias.to_owned(),
-                known: urls.keys().cloned().collect::<Vec<_>>().join(", "),
-            })?;
-        (Some(url_or_alias), url.as_str())
+    let leg = |name: &str| {
+        let url = UrlOrAlias::Alias(name).url(urls)?;
+        let named = parse_in_alias(name, url)?;
+        if matches!(named.backend(), Backend::Mirror(_)) {
+            return Err(mirror_of_mirror(name));
+        }
+        named
+            .build()
+            .map(Traced::wrap)
+            .map_err(|e| error_in_alias(name, e))
     };
-    let in_its_alias = |e: Error| match alias {
-        Some(alias) => error_in_alias(alias, e),
-        None => e,
-    };
-    let settings = match alias {
+    let arg = UrlOrAlias::new(url_or_alias);
+    let url = arg.url(urls)?;
+    // An alias gets its defaults (media and static their base URLs), a URL given as it is none.
+    let settings = match arg.alias() {
         Some(alias) => parse_in_alias(alias, url)?,
         None => Settings::parse(url)?,
     };
-    settings
-        .build_with(&|name| {
-            let url = urls
-                .get(name)
-                .ok_or_else(|| unknown_alias(name, urls.keys()))?;
-            let named = parse_in_alias(name, url)?;
-            if matches!(named.backend(), Backend::Mirror(_)) {
-                return Err(mirror_of_mirror(name));
-            }
-            named
-                .build()
-                .map(Traced::wrap)
-                .map_err(|e| error_in_alias(name, e))
-        })
-        .map(Traced::wrap)
-        .map_err(in_its_alias)
+    open_settings(&settings, &leg).map_err(|e| match arg.alias() {
+        Some(alias) => error_in_alias(alias, e),
+        None => e,
+    })
+}
+
+/// The storage `settings` describe (a `mirror:` finds the storages it names through `leg`), in [`Traced`].
+fn open_settings(
+    settings: &Settings,
+    leg: &dyn Fn(&str) -> Result<Arc<dyn Storage>>,
+) -> Result<Arc<dyn Storage>> {
+    Ok(Traced::wrap(settings.build_with(leg)?))
 }
 
 /// The storage a mirror names as `name`: a plain storage of the set (built), never another mirror.
@@ -217,7 +257,7 @@ fn mirrored(
     match (built, parsed.contains_key(name)) {
         (Some(storage), _) => Ok(Arc::clone(storage)),
         (None, true) => Err(mirror_of_mirror(name)),
-        (None, false) => Err(unknown_alias(name, parsed.keys())),
+        (None, false) => Err(unknown_alias(name, parsed.keys()).into()),
     }
 }
 
@@ -231,12 +271,11 @@ fn mirror_of_mirror(name: &str) -> Error {
     .into()
 }
 
-fn unknown_alias<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Error {
+fn unknown_alias<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> ConfigError {
     ConfigError::UnknownAlias {
         alias: name.to_owned(),
         known: known.cloned().collect::<Vec<_>>().join(", "),
     }
-    .into()
 }
 
 fn error_in_alias(alias: &str, e: Error) -> Error {

@@ -13,7 +13,7 @@
 //!   naming the endpoint; once node 2 is back they serve again without a restart and every acknowledged upload is
 //!   there; an upload cut off by the outage is not left as a partial object, and a multipart upload whose abort
 //!   could not reach node 2 either is named in the log and removed by `storages clean`.
-#![cfg(all(feature = "s3", feature = "axum", feature = "actix", feature = "cli"))]
+#![cfg(all(feature = "s3", feature = "axum", feature = "actix"))]
 
 mod support;
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use storages::named::configured_urls;
+use storages::named::{UrlOrAlias, configured_urls, open_one};
 use storages::{ConfigError, Error, StorageExt, Storages};
 
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -286,6 +286,55 @@ fn linkable_refuses_a_storage_that_cannot_make_urls_naming_its_alias() {
     );
     assert!(matches!(
         set.linkable("nope"),
+        Err(Error::Config(ConfigError::UnknownAlias { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn a_command_line_storage_is_a_settings_url_when_it_has_a_colon_and_an_alias_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let media = format!("file://{}/media?base_url=/m/", dir.path().display());
+    let urls = configured_urls(vars(&[("STORAGES_MEDIA_URL", &media)])).expect("urls");
+    assert_eq!(UrlOrAlias::new("media"), UrlOrAlias::Alias("media"));
+    assert_eq!(UrlOrAlias::new("file:media"), UrlOrAlias::Url("file:media"));
+    assert_eq!(UrlOrAlias::new("media").url(&urls).expect("alias"), media);
+    assert_eq!(
+        UrlOrAlias::new("memory://").url(&urls).expect("url"),
+        "memory://"
+    );
+    let unknown = UrlOrAlias::new("avatars").url(&urls).expect_err("unknown");
+    assert_eq!(
+        unknown.to_string(),
+        "no storage named `avatars`: configured are media, static"
+    );
+    assert_eq!(UrlOrAlias::new("media").shown(), "`media`");
+    assert_eq!(
+        UrlOrAlias::new("minio://K:SeCrEt@h:9000/b").shown(),
+        "minio://K:***@h:9000/b"
+    );
+
+    // The alias's URL and the URL itself open the same storage; the set resolves both the same way.
+    let by_alias = open_one("media", &urls).expect("alias");
+    by_alias.save("a.txt", "x").await.expect("save");
+    let by_url = open_one(&media, &urls).expect("url");
+    assert!(by_url.exists("a.txt").await.expect("exists"));
+    let set = Storages::from_urls(urls.iter()).expect("set");
+    assert!(
+        set.resolve("media")
+            .expect("alias")
+            .exists("a.txt")
+            .await
+            .expect("exists")
+    );
+    assert!(
+        set.resolve(&media)
+            .expect("url")
+            .exists("a.txt")
+            .await
+            .expect("exists")
+    );
+    assert!(matches!(
+        set.resolve("avatars"),
         Err(Error::Config(ConfigError::UnknownAlias { .. }))
     ));
 }

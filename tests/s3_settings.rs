@@ -311,3 +311,29 @@ fn encoded_secret_options_are_masked_too() {
     let shown = format!("{settings} {settings:?}");
     assert!(!shown.contains("SeCrEt"), "{shown}");
 }
+
+/// Transfers into object storage, whose every operation waits on the network, run many copies at once; into file
+/// systems, twice the cores. Decided by the storage's capabilities, whatever wraps it.
+#[cfg(feature = "transfer")]
+#[test]
+fn transfers_run_many_jobs_into_remote_storages_and_few_into_local_ones() {
+    use storages::transfer::default_jobs;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = format!("file://{}/m", dir.path().display());
+    let set = Storages::from_urls([
+        (
+            "bucket",
+            "s3://bucket?endpoint=http://127.0.0.1:9&region=garage",
+        ),
+        ("disk", file.as_str()),
+        ("memory", "memory://"),
+    ])
+    .expect("built without a request");
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    assert_eq!(default_jobs(&*set.get("bucket").expect("bucket")), 32);
+    assert_eq!(default_jobs(&*set.get("disk").expect("disk")), 2 * cores);
+    assert_eq!(
+        default_jobs(&*set.get("memory").expect("memory")),
+        2 * cores
+    );
+}

@@ -27,10 +27,6 @@
 //! # Ok(()) }
 //! ```
 
-#[cfg(feature = "cli")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
-pub mod command;
-
 use std::collections::HashSet;
 use std::fmt;
 use std::io::Write;

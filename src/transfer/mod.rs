@@ -119,12 +119,13 @@ pub(crate) async fn listing(
         .await
 }
 
-/// Uploads (and stored-file checks) in flight by default: many for object storage, where each request waits on the
-/// network; twice the cores for file systems.
+/// Uploads (and stored-file checks) in flight by default: many for a remote storage (object storage), where each
+/// request waits on the network; twice the cores for file systems.
 pub fn default_jobs(target: &dyn Storage) -> usize {
-    match target.backend() {
-        "s3" => 32,
-        _ => 2 * cores(),
+    if target.capabilities().remote {
+        32
+    } else {
+        2 * cores()
     }
 }
 

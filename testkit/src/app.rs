@@ -7,30 +7,70 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Example program `name` of the package in `manifest_dir`, next to the binary `bin` of that package built for
-/// these tests (`env!("CARGO_BIN_EXE_storages")`, which only the package's own tests and benches know): built on
-/// first use with the same profile.
-pub fn example(bin: &Path, manifest_dir: &Path, name: &str) -> PathBuf {
+/// Example program `name` of the package in `manifest_dir` (every example of it, with all its features), built on
+/// first use with the profile of the running test or bench.
+pub fn example(manifest_dir: &Path, name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = bin.parent().expect("bin dir").join("examples");
-    let path = dir.join(name);
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let release = dir
-            .parent()
-            .and_then(Path::file_name)
-            .is_some_and(|p| p == "release");
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--examples", "--all-features"])
-            .current_dir(manifest_dir);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build --examples");
-        assert!(status.success(), "cargo build --examples failed");
+        cargo_build(
+            manifest_dir,
+            &["build", "--quiet", "--examples", "--all-features"],
+        );
     });
+    let path = profile_dir().join("examples").join(name);
     assert!(path.is_file(), "{} was not built", path.display());
     path
+}
+
+/// The `storages` command (the `storages-cli` package of the workspace in `workspace_dir`), built on first use
+/// with the profile of the running test or bench.
+///
+/// It is built as `cargo test --workspace --all-features` (what `scripts/test` runs) builds it, through the
+/// `storages-cli` test that runs it: under that run the binary is already there, fresh, and a single test of
+/// another package rebuilds nothing it shares with the binary.
+pub fn storages_bin(workspace_dir: &Path) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        cargo_build(
+            workspace_dir,
+            &[
+                "test",
+                "--quiet",
+                "--no-run",
+                "--workspace",
+                "--all-features",
+                "--test",
+                "backends",
+            ],
+        );
+    });
+    let path = profile_dir().join("storages");
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// The directory the running test or bench was built into (`target/debug`, `target/release`): its executable lies
+/// in `deps/` below it, and cargo puts binaries and examples of the same profile beside `deps/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the running test");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/PROFILE/deps")
+        .to_path_buf()
+}
+
+/// Runs `cargo ARGS` in `dir`, in release mode when the running test or bench is a release build.
+fn cargo_build(dir: &Path, args: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(dir);
+    if profile_dir().file_name().is_some_and(|p| p == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("run cargo {args:?}: {e}"));
+    assert!(status.success(), "cargo {args:?} failed");
 }
 
 fn keep(log: &Mutex<String>, line: &str) {

@@ -10,5 +10,5 @@ pub mod photos_cluster;
 mod process;
 pub mod s3;
 
-pub use app::{Server, example, free_port};
+pub use app::{Server, example, free_port, storages_bin};
 pub use child::run_test_in_child;

@@ -33,9 +33,9 @@ macro_rules! scenarios {
     };
 }
 
-/// The `storages` command built for these tests.
+/// The `storages` command (the storages-cli package), built for these tests on first use.
 pub fn storages_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_storages"))
+    storages_testkit::storages_bin(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Runs `storages ARGS` with none of the storage variables of the environment running the tests.
@@ -73,7 +73,7 @@ pub fn assert_exit(o: &std::process::Output, code: i32) {
 
 /// An example program of this package, built on first use with the same profile as the tests.
 pub fn example(name: &str) -> PathBuf {
-    storages_testkit::example(&storages_bin(), Path::new(env!("CARGO_MANIFEST_DIR")), name)
+    storages_testkit::example(Path::new(env!("CARGO_MANIFEST_DIR")), name)
 }
 
 /// Every file below `dir` (recursively), as paths relative to it; none when `dir` does not exist.

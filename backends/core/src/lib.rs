@@ -7,18 +7,16 @@
 // docs.rs builds with every feature and `--cfg docsrs`: the conformance suite then says it needs its feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod config;
 mod content;
 mod error;
 mod ext;
 mod hash;
-mod http_url;
 mod memory;
 mod metadata;
 mod name;
 pub mod naming;
 mod range;
-mod redact;
+mod settings;
 mod storage;
 mod url;
 
@@ -26,23 +24,21 @@ mod url;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
-pub use crate::config::{
-    COMMON_OPTIONS, ConfigError, invalid_value, parse_bool, parse_header_value, parse_mode,
-    parse_number, unknown_option,
-};
 pub use crate::content::{ByteStream, CHUNK_SIZE, Content, guess_content_type};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::ext::{SaveOptions, StorageExt};
 pub use crate::hash::{Md5, Md5Hasher};
-pub use crate::http_url::{check_http_url, endpoint_origin, parse_endpoint};
 pub use crate::memory::MemoryStorage;
 pub use crate::metadata::Metadata;
 pub use crate::name::{
     DEFAULT_MAX_NAME_LEN, IntoName, Name, NameError, NameErrorKind, valid_file_name,
 };
 pub use crate::range::ByteRange;
-pub use crate::redact::{
-    MASK, is_secret_option, mask_userinfo, misplaced_userinfo, printable, shown_value,
+pub use crate::settings::{
+    BackendConfig, COMMON_OPTIONS, Cleaned, ConfigError, Leftover, LeftoverKind, MASK, SettingsUrl,
+    UrlRules, check_http_url, endpoint_origin, invalid_value, is_secret_option, mask_userinfo,
+    misplaced_userinfo, parse_bool, parse_endpoint, parse_header_value, parse_mode, parse_number,
+    printable, redact, shown_value, unknown_option,
 };
 pub use crate::storage::{
     Capabilities, CommonOptions, DirectUpload, GetResult, Listing, PutMode, Storage, UrlOptions,

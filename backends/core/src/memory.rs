@@ -14,8 +14,8 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::naming::Claim;
 use crate::{
-    ByteRange, Capabilities, CommonOptions, Content, Error, GetResult, Listing, Md5, Metadata,
-    Name, PutMode, Result, Storage,
+    BackendConfig, ByteRange, Capabilities, CommonOptions, ConfigError, Content, Error, GetResult,
+    Listing, Md5, Metadata, Name, PutMode, Result, SettingsUrl, Storage, UrlRules, unknown_option,
 };
 
 /// A storage held in this process's memory. Writes are atomic and create-only is exact; everything is lost when
@@ -25,6 +25,36 @@ pub struct MemoryStorage {
     options: CommonOptions,
     files: RwLock<BTreeMap<Name, Stored>>,
     versions: AtomicU64,
+}
+
+/// `memory://?OPTIONS`: a memory storage takes the common options and nothing else, so they are its settings.
+impl BackendConfig for CommonOptions {
+    const URL: UrlRules = UrlRules::new(&["memory"], &[]);
+
+    fn from_url(url: &SettingsUrl<'_>) -> Result<Self, ConfigError> {
+        if !url.is_bare() {
+            return Err(url.invalid("memory: takes no host or path, only options"));
+        }
+        let mut common = CommonOptions::default();
+        for (option, value) in url.options() {
+            if !common.set(option, value)? {
+                return Err(unknown_option("memory", option, &[]));
+            }
+        }
+        Ok(common)
+    }
+
+    fn common(&self) -> &CommonOptions {
+        self
+    }
+
+    fn common_mut(&mut self) -> &mut CommonOptions {
+        self
+    }
+
+    fn open(&self) -> Result<Arc<dyn Storage>> {
+        Ok(Arc::new(MemoryStorage::with_options(self.clone())))
+    }
 }
 
 #[derive(Debug, Clone)]

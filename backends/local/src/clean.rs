@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, Mode, OFlags, RawDir};
 use rustix::io::Errno;
-use storages_core::{Error, Result};
+use storages_core::{Cleaned, Error, Leftover, LeftoverKind, Result};
 
 use crate::hooks::retry_stale;
 use crate::paths::is_temp;
@@ -35,6 +35,23 @@ pub struct CleanReport {
     pub removed: Vec<RemovedTemp>,
     /// Directories that could not be read and files that could not be removed, each naming its path.
     pub failed: Vec<Error>,
+}
+
+/// The report every backend's cleaning gives.
+impl From<CleanReport> for Cleaned {
+    fn from(report: CleanReport) -> Self {
+        Cleaned::new(LeftoverKind::TempFiles, report.removed, report.failed)
+    }
+}
+
+impl From<RemovedTemp> for Leftover {
+    fn from(removed: RemovedTemp) -> Self {
+        Leftover::TempFile {
+            path: removed.path,
+            size: removed.size,
+            age: removed.age,
+        }
+    }
 }
 
 /// Removes every regular file under the root whose name starts with [`crate::TEMP_PREFIX`] and which was last

@@ -27,8 +27,6 @@ pub struct Hooks {
     /// Added to temporary file names after [`crate::TEMP_PREFIX`], so a file left behind says who wrote it (the
     /// NFS backend puts `<host>.` here; the process id and a random part always follow).
     pub temp_tag: String,
-    /// Whether a missing root is created. When `false` the root must exist already, or the storage is refused.
-    pub create_root: bool,
     /// Whether every operation opens the root afresh instead of holding one handle for the storage's life. A
     /// share wants this: a handle held open would keep an unmount under a running server busy, and a fresh one
     /// is the directory the `before_change` check verifies.
@@ -52,7 +50,6 @@ impl Default for Hooks {
         Self {
             backend: "local",
             temp_tag: String::new(),
-            create_root: true,
             reopen_root: false,
             anonymous_temp: true,
             stale_retries: 0,

@@ -44,8 +44,8 @@ enum Feed {
 }
 
 impl LocalStorage {
-    /// Opens (creating when missing) the directory `config.root`; a relative root is taken from the current
-    /// directory now, so later changes of directory do not move the storage.
+    /// Opens the directory `config.root`, creating it when missing unless `config.create_root` is off; a relative
+    /// root is taken from the current directory now, so later changes of directory do not move the storage.
     pub fn new(config: LocalConfig) -> Result<Self> {
         Self::with_hooks(config, Hooks::default())
     }
@@ -67,13 +67,13 @@ impl LocalStorage {
         Self::with_hooks(config, hooks)
     }
 
-    /// For backends built on this one, with every [`Hooks`] they may set. With `create_root` off, a missing root
-    /// is refused and nothing is created.
+    /// For backends built on this one, with every [`Hooks`] they may set. With `config.create_root` off, a missing
+    /// root is refused and nothing is created.
     pub fn with_hooks(mut config: LocalConfig, hooks: Hooks) -> Result<Self> {
         let shown = config.root.display().to_string();
         let fail = |e: io::Error| Error::io("open the storage root", shown.clone(), e);
         if !config.root.is_dir() {
-            if !hooks.create_root {
+            if !config.create_root {
                 return Err(Error::Backend {
                     backend: hooks.backend,
                     message: format!(

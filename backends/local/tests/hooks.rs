@@ -65,9 +65,9 @@ async fn without_create_root_a_missing_root_is_refused_and_not_created() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut hooks = Hooks::default();
     hooks.backend = "nfs";
-    hooks.create_root = false;
-    let err = LocalStorage::with_hooks(LocalConfig::new(dir.path().join("a/root")), hooks)
-        .expect_err("missing root");
+    let mut config = LocalConfig::new(dir.path().join("a/root"));
+    config.create_root = false;
+    let err = LocalStorage::with_hooks(config, hooks).expect_err("missing root");
     let text = err.to_string();
     assert!(
         text.contains("a/root") && text.contains("does not create it"),

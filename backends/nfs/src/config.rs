@@ -1,9 +1,16 @@
-//! `nfs://` options, from text (URL query, settings file) or code.
+//! `nfs://` settings, from a settings URL or code.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use storages_core::{ConfigError, Name, parse_bool};
+use storages_core::{
+    BackendConfig, Cleaned, CommonOptions, ConfigError, Name, Result, SettingsUrl, Storage,
+    UrlRules, async_trait, parse_bool,
+};
 use storages_local::LocalConfig;
+
+use crate::NfsStorage;
 
 /// The options only `nfs://` takes (it also takes every `file://` option).
 pub const NFS_OPTIONS: &[&str] = &["require_mount", "sentinel"];
@@ -26,6 +33,8 @@ impl NfsConfig {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let mut local = LocalConfig::new(root);
         local.fsync = true;
+        // A share is mounted by the operator: a missing root is an unmounted share, never made here.
+        local.create_root = false;
         Self {
             local,
             require_mount: true,
@@ -41,6 +50,48 @@ impl NfsConfig {
             _ => self.local.set_with(option, value, "nfs", NFS_OPTIONS)?,
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl BackendConfig for NfsConfig {
+    const URL: UrlRules = UrlRules::new(&["nfs"], NFS_OPTIONS).with_paths();
+
+    /// Reads `nfs:///mount/point/path`: the absolute path where the share is mounted on this server (the backend
+    /// mounts nothing itself, so a server name has no place here), and its options.
+    fn from_url(url: &SettingsUrl<'_>) -> Result<Self, ConfigError> {
+        let root =
+            url.local_path("mount the share on this server and write nfs:///mount/point/path")?;
+        // As written: `nfs:%2Fmnt` is no absolute path either.
+        if !url.path().starts_with('/') {
+            return Err(url.invalid(
+                "nfs URLs take the absolute path of the mounted share: nfs:///mount/point/path",
+            ));
+        }
+        let mut config = Self::new(root);
+        for (option, value) in url.options() {
+            config.set(option, value)?;
+        }
+        Ok(config)
+    }
+
+    fn common(&self) -> &CommonOptions {
+        &self.local.common
+    }
+
+    fn common_mut(&mut self) -> &mut CommonOptions {
+        &mut self.local.common
+    }
+
+    fn open(&self) -> Result<Arc<dyn Storage>> {
+        Ok(Arc::new(NfsStorage::new(self.clone())?))
+    }
+
+    async fn clean(&self, older_than: Duration) -> Result<Option<Cleaned>> {
+        let report = NfsStorage::new(self.clone())?
+            .clean_temp_files(older_than)
+            .await?;
+        Ok(Some(report.into()))
     }
 }
 
@@ -62,6 +113,35 @@ fn sentinel(option: &str, value: &str) -> Result<Name, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_nfs_url_is_read_by_the_backend_itself() {
+        let c = NfsConfig::from_url_str(
+            "nfs://localhost/mnt/a%20share?sentinel=.storages-share&fsync=false",
+        )
+        .expect("parse");
+        assert_eq!(c.local.root, PathBuf::from("/mnt/a share"));
+        assert!(!c.local.fsync && !c.local.create_root && c.require_mount);
+        assert_eq!(
+            c.sentinel.as_ref().map(Name::as_str),
+            Some(".storages-share")
+        );
+        for (url, reason) in [
+            (
+                "nfs://files.example.com/srv",
+                "nfs URLs take no host (`files.example.com`)",
+            ),
+            ("nfs:relative", "the absolute path of the mounted share"),
+            ("nfs:%2Fmnt", "the absolute path of the mounted share"),
+            (
+                "nfs:///mnt?colour=red",
+                "unknown option `colour` for the nfs backend",
+            ),
+        ] {
+            let err = NfsConfig::from_url_str(url).expect_err(url).to_string();
+            assert!(err.contains(reason), "{url}: {err}");
+        }
+    }
 
     #[test]
     fn defaults_suit_a_share() {

@@ -60,13 +60,13 @@ impl NfsStorage {
         let mut hooks = Hooks::default();
         hooks.backend = "nfs";
         hooks.temp_tag = crate::host::temp_tag();
-        hooks.create_root = false;
         hooks.reopen_root = true;
         hooks.anonymous_temp = false;
         hooks.stale_retries = STALE_RETRIES;
         hooks.permission_warnings = Some(Arc::clone(&warnings));
         hooks.before_change = Some(Arc::clone(&guard) as Arc<dyn WriteCheck>);
         local_config.root = root;
+        local_config.create_root = false;
         Ok(Self {
             local: LocalStorage::with_hooks(local_config, hooks)?,
             guard,

@@ -2,15 +2,18 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::ClientConfigKey;
 use object_store::aws::AmazonS3ConfigKey;
-use percent_encoding::percent_decode_str;
 use storages_core::{
-    CommonOptions, ConfigError, check_http_url, endpoint_origin, invalid_value, mask_userinfo,
+    BackendConfig, Cleaned, CommonOptions, ConfigError, Leftover, LeftoverKind, SettingsUrl,
+    Storage, UrlRules, async_trait, check_http_url, endpoint_origin, invalid_value, mask_userinfo,
     parse_bool, parse_endpoint, parse_header_value, parse_number, unknown_option,
 };
+
+use crate::S3Storage;
 
 /// The options only S3 storages take (besides object_store's own `aws_*` keys, passed through).
 pub const S3_OPTIONS: &[&str] = &[
@@ -213,89 +216,6 @@ impl S3Config {
         }
     }
 
-    /// Reads the part of a settings URL after `scheme:` (`//BUCKET/PREFIX` for s3, `//ACCESS:SECRET@HOST:PORT/BUCKET/PREFIX`
-    /// for minio) and its options. Errors never contain the secret.
-    pub fn from_url(
-        scheme: &str,
-        location: &str,
-        options: &[(String, String)],
-        shown: &str,
-    ) -> Result<Self, ConfigError> {
-        let invalid = |reason: &str| ConfigError::InvalidUrl {
-            url: shown.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let rest = location
-            .strip_prefix("//")
-            .ok_or_else(|| invalid("expected //BUCKET after the scheme"))?;
-        let mut config = match scheme {
-            "s3" => {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.contains('@') {
-                    return Err(invalid(
-                        "s3: URLs take credentials from options or the AWS variables, not before the bucket",
-                    ));
-                }
-                let mut config = Self::new(decode(bucket, &invalid)?);
-                config.prefix = clean_prefix(&decode(prefix, &invalid)?, &invalid)?;
-                config
-            }
-            "minio" => {
-                let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-                let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("", authority));
-                if host.is_empty() {
-                    return Err(invalid(
-                        "minio: URLs need a host: minio://ACCESS:SECRET@HOST:PORT/BUCKET",
-                    ));
-                }
-                let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
-                let mut config = Self::new(decode(bucket, &invalid)?);
-                config.prefix = clean_prefix(&decode(prefix, &invalid)?, &invalid)?;
-                if let Some((access, secret)) = userinfo.split_once(':') {
-                    let access = decode(access, &invalid)?;
-                    check_access_key_id(&access).map_err(|reason| invalid(&reason))?;
-                    config.access_key_id = Some(access);
-                    config.secret_access_key = Some(Secret::new(decode(secret, &|_| {
-                        invalid("the secret key is not valid UTF-8")
-                    })?));
-                } else if !userinfo.is_empty() {
-                    return Err(invalid("minio: user info must be ACCESS:SECRET"));
-                }
-                let secure = match options.iter().find(|(k, _)| k == "secure") {
-                    Some((k, v)) => parse_bool(k, v)?,
-                    None => false,
-                };
-                let scheme = if secure { "https" } else { "http" };
-                let endpoint = endpoint_origin(&format!("{scheme}://{host}"))
-                    .map_err(|reason| invalid(&format!("its host `{host}`: {reason}")))?;
-                config.endpoint = Some(endpoint);
-                config.region = Some("us-east-1".into());
-                config
-            }
-            other => return Err(invalid(&format!("`{other}` is not an S3 scheme"))),
-        };
-        if config.bucket.is_empty() {
-            return Err(invalid("it names no bucket"));
-        }
-        check_bucket(&config.bucket).map_err(|reason| invalid(&reason))?;
-        for (option, value) in options {
-            if option == "secure" {
-                if scheme != "minio" {
-                    return Err(ConfigError::InvalidValue {
-                        option: option.clone(),
-                        value: value.clone(),
-                        expected:
-                            "nothing: `secure` is for minio: URLs; give s3: an https:// endpoint"
-                                .into(),
-                    });
-                }
-                continue;
-            }
-            config.set(option, value)?;
-        }
-        Ok(config)
-    }
-
     /// Sets an option from text; an unknown option is an error listing the valid ones.
     pub fn set(&mut self, option: &str, value: &str) -> Result<(), ConfigError> {
         if self.common.set(option, value)? {
@@ -456,6 +376,118 @@ impl S3Config {
     }
 }
 
+#[async_trait]
+impl BackendConfig for S3Config {
+    const URL: UrlRules = UrlRules::new(&["s3", "minio"], S3_OPTIONS).with_credentials(&["minio"]);
+
+    /// Reads `s3://BUCKET/PREFIX` or `minio://ACCESS:SECRET@HOST:PORT/BUCKET/PREFIX` and its options. Errors never
+    /// contain the secret.
+    fn from_url(url: &SettingsUrl<'_>) -> Result<Self, ConfigError> {
+        let scheme = url.scheme();
+        let authority = url
+            .authority()
+            .ok_or_else(|| url.invalid("expected //BUCKET after the scheme"))?;
+        let path = url.path().strip_prefix('/').unwrap_or(url.path());
+        let options = url.options();
+        let mut config = match scheme {
+            "s3" => {
+                if authority.contains('@') {
+                    return Err(url.invalid(
+                        "s3: URLs take credentials from options or the AWS variables, not before the bucket",
+                    ));
+                }
+                let mut config = Self::new(url.decode(authority, PART)?);
+                config.prefix = clean_prefix(&url.decode(path, PART)?, url)?;
+                config
+            }
+            "minio" => {
+                let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+                if host.is_empty() {
+                    return Err(url.invalid(
+                        "minio: URLs need a host: minio://ACCESS:SECRET@HOST:PORT/BUCKET",
+                    ));
+                }
+                let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+                let mut config = Self::new(url.decode(bucket, PART)?);
+                config.prefix = clean_prefix(&url.decode(prefix, PART)?, url)?;
+                if let Some((access, secret)) = userinfo.split_once(':') {
+                    let access = url.decode(access, PART)?;
+                    check_access_key_id(&access).map_err(|reason| url.invalid(&reason))?;
+                    config.access_key_id = Some(access);
+                    config.secret_access_key =
+                        Some(Secret::new(url.decode(secret, "the secret key")?));
+                } else if !userinfo.is_empty() {
+                    return Err(url.invalid("minio: user info must be ACCESS:SECRET"));
+                }
+                let secure = match url.option("secure") {
+                    Some(value) => parse_bool("secure", value)?,
+                    None => false,
+                };
+                let scheme = if secure { "https" } else { "http" };
+                let endpoint = endpoint_origin(&format!("{scheme}://{host}"))
+                    .map_err(|reason| url.invalid(&format!("its host `{host}`: {reason}")))?;
+                config.endpoint = Some(endpoint);
+                config.region = Some("us-east-1".into());
+                config
+            }
+            other => return Err(url.invalid(&format!("`{other}` is not an S3 scheme"))),
+        };
+        if config.bucket.is_empty() {
+            return Err(url.invalid("it names no bucket"));
+        }
+        check_bucket(&config.bucket).map_err(|reason| url.invalid(&reason))?;
+        for (option, value) in options {
+            if option == "secure" {
+                if scheme != "minio" {
+                    return Err(ConfigError::InvalidValue {
+                        option: option.clone(),
+                        value: value.clone(),
+                        expected:
+                            "nothing: `secure` is for minio: URLs; give s3: an https:// endpoint"
+                                .into(),
+                    });
+                }
+                continue;
+            }
+            config.set(option, value)?;
+        }
+        Ok(config)
+    }
+
+    fn common(&self) -> &CommonOptions {
+        &self.common
+    }
+
+    fn common_mut(&mut self) -> &mut CommonOptions {
+        &mut self.common
+    }
+
+    /// The bucket's own URLs (or signed ones) link every object.
+    fn has_own_urls(&self) -> bool {
+        true
+    }
+
+    fn open(&self) -> storages_core::Result<Arc<dyn Storage>> {
+        Ok(Arc::new(S3Storage::new(self.clone())?))
+    }
+
+    async fn clean(&self, older_than: Duration) -> storages_core::Result<Option<Cleaned>> {
+        let report = S3Storage::new(self.clone())?
+            .clean_incomplete_uploads(older_than)
+            .await?;
+        let removed = report.aborted.into_iter().map(|upload| Leftover::Upload {
+            key: upload.key,
+            upload_id: upload.upload_id,
+            age: upload.age,
+        });
+        Ok(Some(Cleaned::new(
+            LeftoverKind::Uploads,
+            removed,
+            report.failed,
+        )))
+    }
+}
+
 /// A bucket name that fits in a URL's host (virtual-hosted requests) and path alike: S3's rules, with the
 /// uppercase letters and `_` of legacy buckets allowed and no minimum length.
 pub(crate) fn check_bucket(bucket: &str) -> Result<(), String> {
@@ -506,6 +538,9 @@ pub(crate) fn check_access_key_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// What a part of an S3 URL that does not decode is called in the error (never quoted: it may hold a secret).
+const PART: &str = "a part of it";
+
 /// More retries than this only hold a request longer on a server that is down.
 const MAX_RETRIES: u64 = 10;
 /// The longest timeout an option takes: one day (longer is a mistake, or no timeout at all).
@@ -525,23 +560,13 @@ fn parse_seconds(option: &str, value: &str) -> Result<Duration, ConfigError> {
         })
 }
 
-fn decode(s: &str, invalid: &dyn Fn(&str) -> ConfigError) -> Result<String, ConfigError> {
-    percent_decode_str(s)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .map_err(|_| invalid("a part of it is not UTF-8 once decoded"))
-}
-
 /// A key prefix: no leading or trailing `/`, and a valid name when not empty.
-fn clean_prefix(
-    prefix: &str,
-    invalid: &dyn Fn(&str) -> ConfigError,
-) -> Result<String, ConfigError> {
+fn clean_prefix(prefix: &str, url: &SettingsUrl<'_>) -> Result<String, ConfigError> {
     let trimmed = prefix.trim_matches('/');
     if trimmed.is_empty() {
         return Ok(String::new());
     }
     storages_core::Name::new(trimmed)
-        .map_err(|e| invalid(&format!("the key prefix is not a valid name: {}", e.kind())))?;
+        .map_err(|e| url.invalid(&format!("the key prefix is not a valid name: {}", e.kind())))?;
     Ok(trimmed.to_owned())
 }

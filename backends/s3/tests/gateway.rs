@@ -21,7 +21,12 @@ fn storage(gateway: &Listener) -> S3Storage {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let config = S3Config::from_url("s3", "//media", &options, "s3://media").expect("settings");
+    let query: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let config = <S3Config as storages_core::BackendConfig>::from_url_str(&format!(
+        "s3://media?{}",
+        query.join("&")
+    ))
+    .expect("settings");
     S3Storage::new(config).expect("storage")
 }
 

@@ -80,7 +80,12 @@ fn child(options: &str) {
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let config = S3Config::from_url("s3", "//media", &options, "s3://media").expect("settings");
+    let query: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let config = <S3Config as storages_core::BackendConfig>::from_url_str(&format!(
+        "s3://media?{}",
+        query.join("&")
+    ))
+    .expect("settings");
     let storage = S3Storage::new(config).expect("storage");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

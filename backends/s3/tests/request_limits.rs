@@ -4,25 +4,13 @@
 
 use std::time::Duration;
 
-use storages_core::ConfigError;
+use storages_core::{BackendConfig, ConfigError};
 use storages_s3::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRIES, DEFAULT_RETRY_TIMEOUT, S3Config,
 };
 
 fn parse(query: &str) -> Result<S3Config, ConfigError> {
-    let options: Vec<(String, String)> = form_pairs(query);
-    S3Config::from_url("s3", "//media", &options, "s3://media")
-}
-
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
+    S3Config::from_url_str(&format!("s3://media?{query}"))
 }
 
 #[test]

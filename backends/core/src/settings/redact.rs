@@ -3,6 +3,9 @@
 
 use std::borrow::Cow;
 
+use super::backend::UrlRules;
+use super::options::COMMON_OPTIONS;
+
 /// What a masked secret is shown as.
 pub const MASK: &str = "***";
 
@@ -59,6 +62,74 @@ fn userinfo_span(url: &str) -> Option<(usize, usize, bool)> {
         },
     };
     Some((start, start + at, !rest[..at].contains(['/', '?', '#'])))
+}
+
+/// A settings URL as it may be shown: the password of its user info, the user info of any URL in an option's
+/// value, the values of secret options and the values of options no backend in `rules` takes (a misspelt secret
+/// option, say) replaced by `***`, control characters escaped.
+pub fn redact(url: &str, rules: &[UrlRules]) -> String {
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    let paths = rules
+        .iter()
+        .any(|r| r.paths && r.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)));
+    // A path may hold an `@`: where a scheme has one, only the authority's counts.
+    let masked = if paths {
+        mask_authority_userinfo(url)
+    } else {
+        mask_userinfo(url).into_owned()
+    };
+    let Some((head, query)) = masked.split_once('?') else {
+        return printable(&masked).into_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Decoded, as the parser reads them: `aws_s%65cret_access_key` is a secret option too.
+            let decode = |s: &str| -> String {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let (key_decoded, value_decoded) = (decode(key), decode(value));
+            let shown = if is_known_option(&key_decoded, rules) || value_decoded.is_empty() {
+                shown_value(&key_decoded, &value_decoded)
+            } else {
+                MASK.to_owned()
+            };
+            if shown == value_decoded {
+                pair.to_owned()
+            } else {
+                format!("{key}={shown}")
+            }
+        })
+        .collect();
+    printable(&format!("{head}?{}", parts.join("&"))).into_owned()
+}
+
+/// Whether a backend of `rules` takes `option` (an entry ending in `*` takes every option it starts), so its value
+/// can be shown unless it is a secret.
+fn is_known_option(option: &str, rules: &[UrlRules]) -> bool {
+    let known = |entry: &&str| match entry.strip_suffix('*') {
+        Some(prefix) => option.starts_with(prefix),
+        None => *entry == option,
+    };
+    COMMON_OPTIONS.contains(&option) || rules.iter().any(|r| r.options.iter().any(known))
+}
+
+/// `url` with the user info of its authority (up to the first `/`) masked.
+fn mask_authority_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}{MASK}{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// `text` with its control characters escaped (`\n`, `\u{7}`), so a value quoted in a message stays on one line

@@ -3,8 +3,8 @@
 
 use url::{Host, Url};
 
+use super::redact::{misplaced_userinfo, shown_value};
 use crate::ConfigError;
-use crate::redact::{misplaced_userinfo, shown_value};
 
 /// What an `http://` or `https://` URL in settings may hold besides scheme, host and port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::transfer::{Confirm, Progress, Stage};
+use storages::named::UrlOrAlias;
+use storages::transfer::{Confirm, Progress, Stage};
 
 /// A progress bar on standard error: files done of the stage's files, and for stages that move bytes, bytes,
 /// rate and time left.
@@ -126,9 +127,5 @@ fn confirm_deletion(command: &str, shown: &str, count: usize) -> bool {
 
 /// A storage argument as messages may show it: an alias in backquotes, a settings URL with its secrets masked.
 pub fn shown(arg: &str) -> String {
-    if arg.contains(':') {
-        crate::settings::redact(arg)
-    } else {
-        format!("`{arg}`")
-    }
+    UrlOrAlias::new(arg).shown()
 }

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use storages_core::Storage;
+use storages::Storage;
+use storages::sync::{SyncError, SyncOptions, SyncReport, sync};
+use storages::transfer::Progress;
 
-use super::{SyncError, SyncOptions, SyncReport, sync};
 use crate::terminal::{Bar, confirmation, shown};
-use crate::transfer::Progress;
 
 /// Make DST hold every file of SRC, for any pair of storages: files already there with the same size and content
 /// MD5 are skipped, the others streamed in parallel with their Content-Type and Cache-Control. Each copy is
@@ -41,7 +41,7 @@ pub struct SyncArgs {
 impl SyncArgs {
     /// The library options these arguments stand for (without confirmation or progress bar); the prefix is
     /// checked as a name of `target`.
-    pub fn options(&self, target: &dyn Storage) -> Result<SyncOptions, storages_core::Error> {
+    pub fn options(&self, target: &dyn Storage) -> Result<SyncOptions, storages::Error> {
         let prefix = match self
             .prefix
             .as_deref()
@@ -51,14 +51,13 @@ impl SyncArgs {
             Some(prefix) => Some(target.options().name(prefix)?),
             None => None,
         };
-        Ok(SyncOptions {
-            dry_run: self.dry_run,
-            delete: self.delete,
-            verify: self.verify,
-            prefix,
-            jobs: self.jobs,
-            ..SyncOptions::default()
-        })
+        let mut options = SyncOptions::default();
+        options.dry_run = self.dry_run;
+        options.delete = self.delete;
+        options.verify = self.verify;
+        options.prefix = prefix;
+        options.jobs = self.jobs;
+        Ok(options)
     }
 }
 

@@ -1,11 +1,10 @@
-//! The `storages` command: list, put, get, remove, link and check files in any storage, and clean up after
-//! crashed writers.
+//! The commands: list, put, get, remove, link and check files in any storage, clean up after crashed writers,
+//! collectstatic and sync.
 //!
-//! STORAGE is a settings URL (anything with a `:`) or an alias from the environment (`media`, `static`, ...).
+//! STORAGE is a settings URL or an alias from the environment (`media`, `static`, ...): [`UrlOrAlias`] decides.
 //! Exit status: 0 on success, 1 when the storage fails (one line on stderr says why), 2 on bad usage (unknown
 //! command or option, an invalid settings URL or alias, an invalid name).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,11 +13,12 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use futures_util::{StreamExt, TryStreamExt};
-use storages_core::{Content, Error, SaveOptions, Storage, StorageExt, UrlOptions};
+use storages::named::{UrlOrAlias, configured_urls, open_one};
+use storages::{
+    Cleaned, ConfigError, Content, Error, Leftover, LeftoverKind, SaveOptions, Settings, Storage,
+    StorageExt, UrlOptions,
+};
 use tokio::io::AsyncWriteExt;
-
-use crate::Settings;
-use crate::named::configured_urls;
 
 /// Save, list, link and delete files in any storage: local disk, NFS, S3-compatible object storage.
 #[derive(Debug, Parser)]
@@ -88,8 +88,6 @@ enum Command {
     },
     /// Remove what crashed writers left, once older than AGE, and nothing else: temporary files in a file: or nfs:
     /// storage, incomplete multipart uploads under an s3: storage's prefix; prints each, then how many.
-    #[cfg(any(feature = "local", feature = "nfs"))]
-    #[cfg_attr(docsrs, doc(cfg(any(feature = "local", feature = "nfs"))))]
     Clean {
         /// A settings URL or an alias.
         storage: String,
@@ -98,9 +96,9 @@ enum Command {
         older_than: Duration,
     },
     /// Publish static assets to a storage, as Django's collectstatic (see `collectstatic --help`).
-    Collectstatic(crate::collect::command::CollectstaticArgs),
+    Collectstatic(crate::collectstatic::CollectstaticArgs),
     /// Make DST hold every file of SRC, copying only what differs (see `sync --help`).
-    Sync(crate::sync::command::SyncArgs),
+    Sync(crate::sync::SyncArgs),
 }
 
 /// Why the command failed: bad usage (exit 2) or a storage error (exit 1).
@@ -118,9 +116,9 @@ impl From<Error> for Failure {
     }
 }
 
-impl From<crate::collect::CollectError> for Failure {
-    fn from(e: crate::collect::CollectError) -> Self {
-        use crate::collect::CollectError as E;
+impl From<storages::collect::CollectError> for Failure {
+    fn from(e: storages::collect::CollectError) -> Self {
+        use storages::collect::CollectError as E;
         match e {
             E::Storage(e) => e.into(),
             E::InvalidSource { .. } | E::InvalidOption { .. } => Self::Usage(e.to_string()),
@@ -129,9 +127,9 @@ impl From<crate::collect::CollectError> for Failure {
     }
 }
 
-impl From<crate::sync::SyncError> for Failure {
-    fn from(e: crate::sync::SyncError) -> Self {
-        use crate::sync::SyncError as E;
+impl From<storages::sync::SyncError> for Failure {
+    fn from(e: storages::sync::SyncError) -> Self {
+        use storages::sync::SyncError as E;
         match e {
             E::Storage(e) => e.into(),
             E::InvalidOption { .. } => Self::Usage(e.to_string()),
@@ -140,9 +138,13 @@ impl From<crate::sync::SyncError> for Failure {
     }
 }
 
-impl From<storages_core::ConfigError> for Failure {
-    fn from(e: storages_core::ConfigError) -> Self {
-        Self::Usage(e.to_string())
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            // On a command line, STORAGE may be a settings URL as well.
+            ConfigError::UnknownAlias { .. } => Self::Usage(format!("{e}; or give a settings URL")),
+            other => Self::Usage(other.to_string()),
+        }
     }
 }
 
@@ -230,9 +232,9 @@ async fn until_signal(
 
 /// Waits (at most `within`) for the aborts of cancelled multipart uploads and says what became of them, on the
 /// same line as the interruption.
-#[cfg(all(unix, feature = "s3"))]
+#[cfg(unix)]
 async fn settle(within: Duration) -> String {
-    let settled = storages_s3::settle_aborts(within).await;
+    let settled = storages::s3::settle_aborts(within).await;
     if settled.left.is_empty() {
         return match settled.aborted.len() {
             0 => String::new(),
@@ -245,11 +247,6 @@ async fn settle(within: Duration) -> String {
         "; {}; run `storages clean STORAGE --older-than AGE` or let the bucket's lifecycle rule remove it",
         left.join("; ")
     )
-}
-
-#[cfg(all(unix, not(feature = "s3")))]
-async fn settle(_within: Duration) -> String {
-    String::new()
 }
 
 async fn execute(command: Command) -> Result<(), Failure> {
@@ -286,18 +283,17 @@ async fn execute(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Check { storages } => check(storages).await,
-        #[cfg(any(feature = "local", feature = "nfs"))]
         Command::Clean {
             storage,
             older_than,
         } => clean(&storage, older_than).await,
         Command::Collectstatic(args) => {
-            crate::collect::command::run(&args, &*open(&args.to)?).await?;
+            crate::collectstatic::run(&args, &*open(&args.to)?).await?;
             Ok(())
         }
         Command::Sync(args) => {
             let (source, target) = (open(&args.src)?, open(&args.dst)?);
-            let report = crate::sync::command::run(&args, &source, &*target).await?;
+            let report = crate::sync::run(&args, &source, &*target).await?;
             if report.mismatches.is_empty() {
                 Ok(())
             } else {
@@ -310,24 +306,12 @@ async fn execute(command: Command) -> Result<(), Failure> {
     }
 }
 
-/// The URL an argument stands for: itself when it has a `:`, else the alias's configured URL.
-fn url_of(arg: &str, aliases: &BTreeMap<String, String>) -> Result<String, Failure> {
-    if arg.contains(':') {
-        return Ok(arg.to_owned());
-    }
-    aliases.get(arg).cloned().ok_or_else(|| {
-        let known = aliases.keys().cloned().collect::<Vec<_>>().join(", ");
-        Failure::Usage(format!(
-            "no storage named `{arg}`: configured are {known}; or give a settings URL"
-        ))
-    })
-}
-
 /// Opens only the storage named on the command line (other aliases are neither parsed nor touched).
 fn open(arg: &str) -> Result<Arc<dyn Storage>, Failure> {
     let aliases = configured_urls(std::env::vars())?;
-    let url = url_of(arg, &aliases)?;
-    Ok(crate::named::open_one(&url, &aliases)?)
+    // An unknown alias on the command line says that a settings URL would do too.
+    UrlOrAlias::new(arg).url(&aliases)?;
+    Ok(open_one(arg, &aliases)?)
 }
 
 async fn ls(storage: &dyn Storage, prefix: Option<&str>, long: bool) -> Result<(), Failure> {
@@ -465,35 +449,48 @@ async fn get(storage: &dyn Storage, name: &str, file: Option<&Path>) -> Result<(
     Ok(())
 }
 
-/// Prints each multipart upload that cleaning aborted (key, upload id, age), then how many; uploads the server
-/// would not abort are `FAIL` lines and exit status 1.
-#[cfg(all(feature = "s3", any(feature = "local", feature = "nfs")))]
-async fn clean_uploads(
-    storage: &storages_s3::S3Storage,
-    older_than: Duration,
-) -> Result<(), Failure> {
-    let report = storage.clean_incomplete_uploads(older_than).await?;
+/// Cleaning is the backend's ([`Settings::clean`]); this prints what it removed, then how many, and reports entries
+/// it could not handle as `FAIL` lines and exit status 1. Never creates a root.
+async fn clean(arg: &str, older_than: Duration) -> Result<(), Failure> {
+    let aliases = configured_urls(std::env::vars())?;
+    let settings = Settings::parse(UrlOrAlias::new(arg).url(&aliases)?)?;
+    let Some(Cleaned {
+        kind,
+        removed,
+        failed,
+        ..
+    }) = settings.clean(older_than).await?
+    else {
+        return Err(Failure::Usage(format!(
+            "{settings} keeps nothing to clean: clean works on file:, nfs: and s3: storages"
+        )));
+    };
     let mut out = std::io::stdout().lock();
-    for aborted in &report.aborted {
-        let age = humantime::format_duration(Duration::from_secs(aborted.age.as_secs()));
-        let _ = writeln!(
-            out,
-            "aborted {}  (multipart upload {}, {age} old)",
-            aborted.key, aborted.upload_id
-        );
+    let age = |age: &Duration| humantime::format_duration(Duration::from_secs(age.as_secs()));
+    for leftover in &removed {
+        let line = match leftover {
+            Leftover::TempFile { path, size, age: a } => {
+                format!("removed {}  ({size} bytes, {} old)", path.display(), age(a))
+            }
+            Leftover::Upload {
+                key,
+                upload_id,
+                age: a,
+            } => format!(
+                "aborted {key}  (multipart upload {upload_id}, {} old)",
+                age(a)
+            ),
+        };
+        let _ = writeln!(out, "{line}");
     }
-    let done = format!("{} multipart upload(s) aborted", report.aborted.len());
-    finish_report(&mut out, &report.failed, &done)
-}
-
-/// The end of a cleaning report: a `FAIL` line for each entry that could not be cleaned, then `done`; exit status 1
-/// when something failed.
-#[cfg(any(feature = "local", feature = "nfs"))]
-fn finish_report(out: &mut impl Write, failed: &[Error], done: &str) -> Result<(), Failure> {
-    for failed in failed {
+    for failed in &failed {
         let _ = writeln!(out, "FAIL  {failed}");
     }
-    let _ = writeln!(out, "{done}");
+    let done = match kind {
+        LeftoverKind::TempFiles => "temporary file(s) removed",
+        LeftoverKind::Uploads => "multipart upload(s) aborted",
+    };
+    let _ = writeln!(out, "{} {done}", removed.len());
     let _ = out.flush();
     if failed.is_empty() {
         Ok(())
@@ -503,50 +500,6 @@ fn finish_report(out: &mut impl Write, failed: &[Error], done: &str) -> Result<(
             failed.len()
         )))
     }
-}
-
-/// Cleaning is the backend's (`clean_temp_files`); this picks the backend, prints what it removed and reports
-/// entries it could not handle as `FAIL` lines and exit status 1. Never creates a root.
-#[cfg(any(feature = "local", feature = "nfs"))]
-async fn clean(arg: &str, older_than: Duration) -> Result<(), Failure> {
-    use crate::settings::Backend;
-    let settings = Settings::parse(&url_of(arg, &configured_urls(std::env::vars())?)?)?;
-    let report = match settings.backend() {
-        #[cfg(feature = "local")]
-        Backend::Local(config) => {
-            let mut hooks = storages_local::Hooks::default();
-            hooks.create_root = false;
-            let storage = storages_local::LocalStorage::with_hooks(config.clone(), hooks)?;
-            storage.clean_temp_files(older_than).await?
-        }
-        #[cfg(feature = "nfs")]
-        Backend::Nfs(config) => {
-            let storage = storages_nfs::NfsStorage::new(config.clone())?;
-            storage.clean_temp_files(older_than).await?
-        }
-        #[cfg(feature = "s3")]
-        Backend::S3(config) => {
-            let storage = storages_s3::S3Storage::new(config.clone())?;
-            return clean_uploads(&storage, older_than).await;
-        }
-        _ => {
-            return Err(Failure::Usage(format!(
-                "{settings} keeps nothing to clean: clean works on file:, nfs: and s3: storages"
-            )));
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    for removed in &report.removed {
-        let age = humantime::format_duration(Duration::from_secs(removed.age.as_secs()));
-        let _ = writeln!(
-            out,
-            "removed {}  ({} bytes, {age} old)",
-            removed.path.display(),
-            removed.size
-        );
-    }
-    let done = format!("{} temporary file(s) removed", report.removed.len());
-    finish_report(&mut out, &report.failed, &done)
 }
 
 async fn check(args: Vec<String>) -> Result<(), Failure> {
@@ -559,24 +512,21 @@ async fn check(args: Vec<String>) -> Result<(), Failure> {
     let mut failed = 0;
     for arg in labels {
         // A URL given on the command line is its own label; secrets in it are masked like everywhere else.
-        let label = if arg.contains(':') {
-            "-".to_owned()
-        } else {
-            arg.clone()
-        };
-        let url = match url_of(&arg, &aliases) {
+        let label = UrlOrAlias::new(&arg).alias().unwrap_or("-").to_owned();
+        let url = match UrlOrAlias::new(&arg).url(&aliases) {
             Ok(url) => url,
-            Err(Failure::Usage(why) | Failure::Storage(why)) => {
+            Err(e) => {
+                let (Failure::Usage(why) | Failure::Storage(why)) = e.into();
                 failed += 1;
                 println!("FAIL  {label}  {why}");
                 continue;
             }
         };
-        let outcome = match crate::named::open_one(&url, &aliases) {
+        let outcome = match open_one(url, &aliases) {
             Err(e) => Err(e.to_string()),
             Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
         };
-        let shown = crate::settings::redact(&url);
+        let shown = storages::settings::redact(url);
         match outcome {
             Ok(what) => println!("ok    {label}  {shown}  {what}"),
             Err(why) => {

@@ -1,7 +1,7 @@
 //! Errors in settings: shared by the facade's URL parser and every backend's option parsing.
 
-use crate::http_url::{check_http_url, check_percent_escapes, check_printable_ascii, describe};
-use crate::redact::{printable, shown_value};
+use super::http::{check_http_url, check_percent_escapes, check_printable_ascii, describe};
+use super::redact::{printable, shown_value};
 
 /// Settings that do not describe a usable storage. Every message names the offending value and never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

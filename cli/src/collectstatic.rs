@@ -3,12 +3,12 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use storages_core::Storage;
+use storages::Storage;
+use storages::collect::{Clear, CollectError, CollectOptions, Report, Source, collect};
+use storages::statics::Encoding;
+use storages::transfer::Progress;
 
-use super::{Clear, CollectError, CollectOptions, Report, Source, collect};
-use crate::statics::Encoding;
 use crate::terminal::{Bar, confirmation, shown};
-use crate::transfer::Progress;
 
 /// Publish static assets to a storage as Django's collectstatic does, skipping files whose content is already
 /// there; with --manifest, hashed copies and staticfiles.json as Django's ManifestStaticFilesStorage writes them.
@@ -19,7 +19,7 @@ pub struct CollectstaticArgs {
     #[arg(long = "source", value_name = "[PREFIX=]DIR", required = true)]
     pub sources: Vec<Source>,
     /// The target: a settings URL or an alias.
-    #[arg(long, value_name = "STORAGE", default_value = crate::named::STATIC)]
+    #[arg(long, value_name = "STORAGE", default_value = storages::named::STATIC)]
     pub to: String,
     /// Publish hashed copies (name.<md5:12>.ext) with CSS/JS references rewritten, and staticfiles.json.
     #[arg(long)]
@@ -69,19 +69,18 @@ impl CollectstaticArgs {
         } else {
             Clear::Keep
         };
-        CollectOptions {
-            manifest: self.manifest,
-            dry_run: self.dry_run,
-            clear,
-            default_ignore: !self.no_default_ignore,
-            ignore: self.ignore.clone(),
-            jobs: self.jobs,
-            compress: self.compress.clone(),
-            strict: !self.no_strict,
-            keep_only_hashed: self.keep_only_hashed,
-            cache_control: self.cache_control.clone(),
-            ..CollectOptions::default()
-        }
+        let mut options = CollectOptions::default();
+        options.manifest = self.manifest;
+        options.dry_run = self.dry_run;
+        options.clear = clear;
+        options.default_ignore = !self.no_default_ignore;
+        options.ignore.clone_from(&self.ignore);
+        options.jobs = self.jobs;
+        options.compress.clone_from(&self.compress);
+        options.strict = !self.no_strict;
+        options.keep_only_hashed = self.keep_only_hashed;
+        options.cache_control.clone_from(&self.cache_control);
+        options
     }
 }
 
