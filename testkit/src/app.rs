@@ -80,13 +80,25 @@ fn keep(log: &Mutex<String>, line: &str) {
     }
 }
 
-/// A free TCP port on loopback (bound, read, released).
+/// A free TCP port on loopback (bound, read, released), never one this process handed out before: the kernel may
+/// give a just-released port again, and a server given the same port twice (Garage's S3 and admin APIs, once) starts
+/// half broken.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// A server process, killed (and reaped) on drop. What it prints is kept: standard error line by line (and echoed
