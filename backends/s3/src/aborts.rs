@@ -165,6 +165,41 @@ pub(crate) fn start(
     rx
 }
 
+/// Creates a multipart upload for `upload`'s bucket and key in a task of its own, counted by [`settle_aborts`] from
+/// the start: a save cancelled while the server is creating the upload (the request sent, its answer not yet read)
+/// would otherwise never learn the id, and leave the upload behind. When the save is gone by the time the id
+/// arrives, the task aborts the upload itself. Without a runtime it creates in place.
+pub(crate) async fn create(
+    store: Arc<AmazonS3>,
+    path: Path,
+    options: object_store::PutMultipartOptions,
+    mut upload: UploadRef,
+) -> object_store::Result<String> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return store.create_multipart_opts(&path, options).await;
+    };
+    let (tx, rx) = oneshot::channel();
+    upload.upload_id = "(being created)".to_owned();
+    let ticket = TRACKER.begin(upload.clone());
+    runtime.spawn(async move {
+        let ticket = ticket;
+        let created = store.create_multipart_opts(&path, options).await;
+        if let Err(Ok(id)) = tx.send(created) {
+            // Nobody waits for the id any more: abort what was created (a ticket of its own, begun before this
+            // one ends, keeps `settle_aborts` waiting).
+            upload.upload_id = id;
+            drop(start(store, path, upload, Parts::new()));
+        }
+        ticket.finish(None);
+    });
+    rx.await.unwrap_or_else(|_| {
+        Err(object_store::Error::Generic {
+            store: "S3",
+            source: "the task creating the multipart upload was dropped".into(),
+        })
+    })
+}
+
 /// Why an abort that no save waited for did not happen.
 enum Unheard {
     Failed(object_store::Error),

@@ -84,11 +84,18 @@ pub(crate) async fn multipart(
     first: PutPayload,
     rest: ByteStream<'_>,
 ) -> Result<PutResult, Failed> {
-    let id = plan
-        .store
-        .create_multipart_opts(plan.path, plan.options)
-        .await
-        .map_err(UploadError::Store)?;
+    let id = crate::aborts::create(
+        Arc::clone(plan.store),
+        plan.path.clone(),
+        plan.options,
+        UploadRef {
+            bucket: plan.bucket.to_owned(),
+            key: plan.path.to_string(),
+            upload_id: String::new(),
+        },
+    )
+    .await
+    .map_err(UploadError::Store)?;
     let mut upload = Upload {
         store: Arc::clone(plan.store),
         path: plan.path.clone(),
