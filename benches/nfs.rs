@@ -108,7 +108,7 @@ impl Layout {
             Side::Nfs | Side::NfsNoSync => &self.nfs_dir,
         };
         let root = parent.join(format!("{what}-{}", side.label()));
-        let root = unique(root);
+        let root = fresh_path(root);
         std::fs::create_dir_all(&root)?;
         let url = match side {
             Side::File => format!("file://{}", root.display()),
@@ -124,7 +124,7 @@ impl Layout {
 }
 
 /// `path`, or `path-2`, `path-3`, ... whichever does not exist yet.
-fn unique(path: PathBuf) -> PathBuf {
+fn fresh_path(path: PathBuf) -> PathBuf {
     let mut candidate = path.clone();
     let mut n = 1;
     while candidate.exists() {

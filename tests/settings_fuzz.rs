@@ -3,9 +3,9 @@
 //! is a typed error; none panics, and where the URL was generated whole no secret reaches a message.
 //!
 //! Deterministic: `STORAGES_FUZZ_SEED` picks another seed and `STORAGES_FUZZ_CASES` another count; a failure prints
-//! the seed and the URLs. This file holds one test, which moves the process into a temporary directory so that
-//! relative `file:` roots land there: nothing is created anywhere else (roots outside it are parsed, not built),
-//! and S3 storages are built without a request.
+//! the seed and the URLs. This file holds one test, in a binary of its own: it moves the process into a temporary
+//! directory (and sets the panic hook) so that relative `file:` roots land there: nothing is created anywhere else
+//! (roots outside it are parsed, not built), and S3 storages are built without a request.
 #![cfg(all(feature = "local", feature = "nfs", feature = "s3"))]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -3,7 +3,7 @@
 //! finds it in the gallery decoded from what the app served, and leaves a screenshot under `target/tmp/`.
 #![cfg(all(feature = "axum", feature = "actix"))]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

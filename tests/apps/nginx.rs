@@ -3,8 +3,7 @@
 //! sends the bytes itself from an `internal` location aliased to the media root. Both twins (axum, actix-web).
 #![cfg(all(feature = "axum", feature = "actix", feature = "local"))]
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;

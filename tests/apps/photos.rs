@@ -2,8 +2,7 @@
 //! and files served from media and static. Every scenario runs against both twins: `photos` (axum) and
 //! `photos_actix` (actix-web).
 
-#[macro_use]
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};

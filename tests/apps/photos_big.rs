@@ -4,7 +4,7 @@
 //! generator and checks both ends with a running checksum.
 #![cfg(all(feature = "axum", feature = "actix", feature = "s3"))]
 
-mod support;
+use crate::support;
 
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex};

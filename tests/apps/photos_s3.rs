@@ -3,8 +3,8 @@
 //! share one bucket. Every scenario runs against both twins, `photos` (axum) and `photos_actix` (actix-web).
 #![cfg(feature = "s3")]
 
-#[macro_use]
-mod support;
+use crate::support;
+use support::s3::unique;
 
 use std::process::Command;
 
@@ -14,13 +14,6 @@ use support::s3::{Garage, python, shared_garage};
 use support::{Server, example};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n not really a png, but named like one";
-
-fn unique(tag: &str) -> String {
-    let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(10)
-        .collect();
-    format!("{tag}-{}", suffix.to_lowercase())
-}
 
 fn app(example_name: &str, dir: &std::path::Path, media_url: &str) -> Server {
     Server::start(

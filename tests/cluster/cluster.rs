@@ -15,7 +15,7 @@
 //!   could not reach node 2 either is named in the log and removed by `storages clean`.
 #![cfg(all(feature = "s3", feature = "axum", feature = "actix"))]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -67,6 +67,7 @@ fn breaking<'a>(
 
 #[test]
 fn four_apps_on_a_three_node_cluster_lose_nothing_when_nodes_fail() {
+    let _alone = crate::alone();
     let report = report();
     let plan = &report.plan;
 

@@ -12,7 +12,7 @@
 //! Every upload ever acknowledged, before, during and after, must be in the bucket byte-exact and served by both
 //! apps; no upload may fail and no read through the other app may miss. The bucket is a three-node Garage cluster.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -231,8 +231,18 @@ async fn drive(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn media_moves_from_nfs_to_s3_under_load_and_no_upload_is_lost() {
+#[test]
+fn media_moves_from_nfs_to_s3_under_load_and_no_upload_is_lost() {
+    let _alone = crate::alone();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(migrate());
+}
+
+async fn migrate() {
     let started = Instant::now();
     let share = TmpfsMount::new();
     let media = share.path().join("media");

@@ -16,7 +16,7 @@
 //!
 //! Debug build, 2 cores shared with other builds: 25 to 45 s in all (11 s for the million, the rest on disk).
 
-mod support;
+use crate::support;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! the same over real connections (`tests/photos.rs`).
 #![cfg(all(feature = "web", feature = "local"))]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,8 @@
 //! each behaviour is written once and checked six times.
 #![cfg(all(feature = "axum", feature = "actix", feature = "local", feature = "s3"))]
 
-mod support;
+use crate::support;
+use support::s3::unique;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -38,13 +39,6 @@ struct Fixture {
 
 /// The public URL prefix of memory and local storages (S3 storages link to the bucket).
 const CDN: &str = "https://cdn.example.com/files/";
-
-fn unique(tag: &str) -> String {
-    let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(10)
-        .collect();
-    format!("{tag}-{}", suffix.to_lowercase())
-}
 
 impl Fixture {
     fn new(backend: Backend, adapter: Adapter) -> Self {

@@ -1,6 +1,6 @@
 //! The `storages` command on `file:` and `memory:` URLs and aliases: output and exit codes.
 
-mod support;
+use crate::support;
 
 use support::{assert_exit, stderr, stdout};
 

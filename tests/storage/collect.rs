@@ -1,10 +1,9 @@
 //! collectstatic into local directories, compared byte for byte with Django 5.2's `collectstatic` with
 //! `ManifestStaticFilesStorage` on the same tree; re-runs, changes, dry runs, clearing, compression, the CLI.
 
-mod support;
+use crate::support;
 
-#[path = "collect_fixture/mod.rs"]
-mod fixture;
+use crate::collect_fixture as fixture;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -3,10 +3,9 @@
 //! each file gets, read back with boto3.
 #![cfg(feature = "s3")]
 
-mod support;
+use crate::support;
 
-#[path = "collect_fixture/mod.rs"]
-mod fixture;
+use crate::collect_fixture as fixture;
 
 use std::process::Command;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 
 #![cfg(feature = "nfs")]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

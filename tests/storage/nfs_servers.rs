@@ -4,7 +4,7 @@
 
 #![cfg(feature = "nfs")]
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;

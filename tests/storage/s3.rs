@@ -3,7 +3,8 @@
 //! verifies, direct uploads bound to a content type, and buckets that are missing, created or made public.
 #![cfg(feature = "s3")]
 
-mod support;
+use crate::support;
+use support::s3::unique;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +14,6 @@ use storages::conformance::{assert_pattern, pattern, pattern_stream};
 use storages::settings::{Backend, Settings};
 use storages::{Content, Error, Name, S3Storage, Storage, StorageExt, UrlOptions};
 use support::s3::{Peer, shared_garage, shared_moto};
-
-fn unique(tag: &str) -> String {
-    let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(10)
-        .collect();
-    format!("{tag}-{}", suffix.to_lowercase())
-}
 
 fn s3_storage(url: &str) -> S3Storage {
     match Settings::parse(url).expect("parse").backend() {

@@ -2,14 +2,8 @@
 //! checks) and moto (conditional writes). Each test gets a fresh key prefix in a shared bucket.
 #![cfg(feature = "s3")]
 
-mod support;
-
-fn unique(tag: &str) -> String {
-    let suffix: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(10)
-        .collect();
-    format!("{tag}-{suffix}")
-}
+use crate::support;
+use support::s3::unique;
 
 /// Temporary objects that this or another server's unfinished writes and probes left in the bucket (put there by
 /// boto3, an independent client, under the storage's `prefix`) appear in no listing, nor does a directory named

@@ -3,7 +3,7 @@
 //! `stat`/`get` report it, where a listing knows the MD5 of single-part objects only (their ETag).
 #![cfg(feature = "s3")]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -1,7 +1,8 @@
 //! The S3 test servers themselves: Garage and moto start, serve signed requests from an independent client (boto3),
 //! Garage checks signatures, and no server outlives the test process that started it.
 
-mod support;
+use crate::support;
+use support::s3::unique;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -83,10 +84,6 @@ fn assert_round_trip(target: &Target<'_>, key: &str) {
         output.stdout == body,
         "the bytes read back differ from those written"
     );
-}
-
-fn unique(what: &str) -> String {
-    format!("{what}-{:016x}", fastrand::u64(..))
 }
 
 #[test]
@@ -208,8 +205,12 @@ fn servers_and_their_directories_do_not_outlive_the_test_process() {
         return;
     }
 
+    // The test's path inside this binary, as the test harness filters it (`module::test`).
+    let module = module_path!()
+        .split_once("::")
+        .map_or("", |(_, module)| module);
     let stdout = run_test_in_child(
-        "servers_and_their_directories_do_not_outlive_the_test_process",
+        &format!("{module}::servers_and_their_directories_do_not_outlive_the_test_process"),
         |child| {
             child.env(CHILD, "1");
         },

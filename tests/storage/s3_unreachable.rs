@@ -4,7 +4,7 @@
 //! again by itself once the server is back.
 #![cfg(all(feature = "s3", feature = "web"))]
 
-mod support;
+use crate::support;
 
 use std::fmt::Debug;
 use std::future::Future;

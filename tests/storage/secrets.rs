@@ -5,7 +5,7 @@
 //! server for what exists, a free loopback port for what is unreachable.
 #![cfg(feature = "s3")]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -5,7 +5,7 @@
 //! re-run, exit codes and the summary line.
 #![cfg(all(feature = "s3", feature = "nfs"))]
 
-mod support;
+use crate::support;
 
 use std::any::Any;
 use std::collections::BTreeMap;
