@@ -6,6 +6,7 @@
 
 mod app;
 mod child;
+pub mod fs;
 pub mod photos_cluster;
 mod process;
 pub mod s3;

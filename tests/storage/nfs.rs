@@ -11,34 +11,11 @@ use std::path::{Path, PathBuf};
 use storages::nfs::MountError;
 use storages::settings::{Backend, Settings};
 use storages::{Error, StorageExt};
+use storages_testkit::fs::tree;
 use support::mount::{TmpfsMount, dir_on_the_root_filesystem};
 use support::storages;
 
 const SENTINEL: &str = ".storages-share";
-
-/// Every path under `dir`, directories marked with a trailing `/`.
-fn tree(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .expect("prefix")
-                .display()
-                .to_string();
-            if e.file_type().expect("type").is_dir() {
-                stack.push(e.path());
-                out.push(format!("{rel}/"));
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -37,29 +37,6 @@ fn age(path: &Path, by: Duration) {
         .expect("set mtime");
 }
 
-fn tree(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .expect("prefix")
-                .display()
-                .to_string();
-            if e.file_type().expect("type").is_dir() {
-                stack.push(e.path());
-                out.push(format!("{rel}/"));
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test]
 async fn without_create_root_a_missing_root_is_refused_and_not_created() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -143,6 +120,7 @@ async fn temporary_files_carry_the_backend_tag() {
 }
 
 use futures_util::StreamExt as _;
+use storages_testkit::fs::tree;
 
 #[tokio::test]
 async fn cleaning_removes_old_temporary_files_and_nothing_else() {

@@ -9,30 +9,6 @@ use storages_core::{Content, Error, Name, Storage, StorageExt};
 use storages_nfs::mountinfo::read_mount_of;
 use storages_nfs::{MountError, NfsConfig, NfsStorage, TEMP_PREFIX};
 
-/// Every path under `dir`, directories marked with a trailing `/`.
-fn tree(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .expect("prefix")
-                .display()
-                .to_string();
-            if e.file_type().expect("type").is_dir() {
-                stack.push(e.path());
-                out.push(format!("{rel}/"));
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// The mount guard's reason, from the error's source.
 fn mount_error(e: &Error) -> &MountError {
     std::error::Error::source(e)
@@ -237,6 +213,7 @@ fn bytes_of(s: &'static str) -> storages_core::Bytes {
 }
 
 use futures_util::StreamExt as _;
+use storages_testkit::fs::tree;
 
 #[tokio::test]
 async fn saves_are_synced_by_default_and_round_trip() {
