@@ -340,9 +340,16 @@ async fn run(
         report.missing = done.missing;
         let mut paths = BTreeMap::new();
         let mut outputs = Vec::new();
-        for ((file, hashed), rewritten) in collected.iter().zip(done.hashed).zip(done.rewritten) {
-            if let Some(text) = rewritten {
-                outputs.push(hashed_copy(file, &hashed, Body::Bytes(Bytes::from(text)))?);
+        let rewritten = done.rewritten.into_iter().zip(done.rewritten_md5);
+        for ((file, hashed), rewritten) in collected.iter().zip(done.hashed).zip(rewritten) {
+            if let (Some(text), Some(md5)) = rewritten {
+                let text = Bytes::from(text);
+                outputs.push(hashed_copy(
+                    file,
+                    &hashed,
+                    (text.len() as u64, md5),
+                    Body::Bytes(text),
+                )?);
             }
             paths.insert(file.name.to_string(), hashed);
         }
@@ -429,7 +436,7 @@ async fn publish(
     }
     if options.manifest && !file.adjustable {
         let hashed = postprocess::hashed_name_of(file.name.as_str(), &file.md5);
-        outputs.push(hashed_copy(&file, &hashed, body)?);
+        outputs.push(hashed_copy(&file, &hashed, (file.size, file.md5), body)?);
     }
     let siblings = compress_outputs(&outputs, &options.compress, 1, &run.quiet).await?;
     // On a filesystem the hashed copy is the original's bytes under a second name: a hard link to it, stored after
@@ -533,16 +540,17 @@ async fn remove(run: &Run<'_>, names: &[Name], report: &mut Report) -> Result<()
     Ok(())
 }
 
-/// The hashed copy of `file` under `hashed`, immutable for caches.
-fn hashed_copy(file: &Collected, hashed: &str, body: Body) -> Result<Output, CollectError> {
+/// The hashed copy of `file` under `hashed`, immutable for caches: `body`, of this size and MD5.
+fn hashed_copy(
+    file: &Collected,
+    hashed: &str,
+    (size, md5): (u64, Md5),
+    body: Body,
+) -> Result<Output, CollectError> {
     let name = Name::new(hashed).map_err(|e| CollectError::InvalidHashedName {
         name: file.name.to_string(),
         source: e,
     })?;
-    let (size, md5) = match &body {
-        Body::Bytes(bytes) if file.adjustable => (bytes.len() as u64, Md5::of(bytes)),
-        _ => (file.size, file.md5),
-    };
     let mut item = Item::new(name, body, size);
     item.md5 = Some(md5);
     item.cache_control = Some(IMMUTABLE.to_owned());

@@ -121,6 +121,8 @@ pub(crate) struct PostProcessed {
     pub hashed: Vec<String>,
     /// The rewritten content of each CSS/JS file, in input order (`None` for the others).
     pub rewritten: Vec<Option<String>>,
+    /// The MD5 of each rewritten content, in input order (`None` for the files not rewritten).
+    pub rewritten_md5: Vec<Option<Md5>>,
     /// References kept unchanged because their file is missing (only when not strict).
     pub missing: Vec<MissingReference>,
 }
@@ -355,7 +357,7 @@ pub(crate) fn post_process(
         }
         levels[level].push(i);
     }
-    let mut rewritten: Vec<Option<String>> = vec![None; files.len()];
+    let mut rewritten: Vec<Option<(String, Md5)>> = vec![None; files.len()];
     let mut missing_by_file: Vec<Vec<MissingReference>> = vec![Vec::new(); files.len()];
     let mut passes = 0;
     loop {
@@ -369,8 +371,14 @@ pub(crate) fn post_process(
                 let mut deps = Vec::new();
                 let mut missing = Vec::new();
                 let content = resolver.rewrite(i, &mut deps, &mut missing);
-                let hashed = hashed_name(files[i].name, &short_hash(&Md5::of(content.as_bytes())));
-                (i, content, hashed, deps, missing)
+                // Most JS (and some CSS) references nothing: its content, and so its hash, is the original's.
+                let md5 = if files[i].text == Some(content.as_str()) {
+                    files[i].md5
+                } else {
+                    Md5::of(content.as_bytes())
+                };
+                let hashed = hashed_name(files[i].name, &short_hash(&md5));
+                (i, (content, md5), hashed, deps, missing)
             });
             // Settled only if every file it looked up was settled before this level (the order may be incomplete
             // in odd cases: then another pass runs).
@@ -408,9 +416,17 @@ pub(crate) fn post_process(
     if settings.strict && !missing.is_empty() {
         return Err(CollectError::MissingReferences(missing));
     }
+    let (rewritten, rewritten_md5) = rewritten
+        .into_iter()
+        .map(|done| {
+            done.map(|(text, md5)| (Some(text), Some(md5)))
+                .unwrap_or_default()
+        })
+        .unzip();
     Ok(PostProcessed {
         hashed: resolver.hashed,
         rewritten,
+        rewritten_md5,
         missing,
     })
 }
