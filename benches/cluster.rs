@@ -1,5 +1,5 @@
 //! The photo apps on a three-node Garage cluster under load and node failures: the figures of
-//! `storages_testkit::photos_cluster` (the scenario `tests/cluster.rs` asserts), printed.
+//! `storages_testkit::photos_cluster` (the scenario `tests/cluster/cluster.rs` asserts), printed.
 //!
 //! Run with `cargo bench --bench cluster` (the apps and the cluster in release builds; a few minutes on two
 //! cores). Without `--bench` (as `cargo test --benches` runs it) it runs the same scenario with a small load.

@@ -1,6 +1,6 @@
 //! The idle timeout of upload bodies, in the web core itself: a body that stops sending is refused with `408` and
 //! leaves nothing behind; a body that keeps sending, however slowly, is not cut off. The photo apps' tests show
-//! the same over real connections (`tests/photos.rs`).
+//! the same over real connections (`tests/apps/photos.rs`).
 #![cfg(all(feature = "web", feature = "local"))]
 
 use crate::support;

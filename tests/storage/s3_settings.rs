@@ -141,7 +141,7 @@ fn secrets_never_appear_in_debug_display_or_errors() {
         let err = Settings::parse(&bad).expect_err("unknown option");
         assert!(!format!("{err} {err:?}").contains(secret), "{err}");
     }
-    // What the CLI and the apps print over every command and error path: tests/secrets.rs.
+    // What the CLI and the apps print over every command and error path: tests/storage/secrets.rs.
 }
 
 /// Endpoints that object_store, reqwest or url would refuse or panic on late (at the first request) are refused

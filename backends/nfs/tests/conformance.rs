@@ -1,5 +1,5 @@
 //! The conformance suite on `nfs://` over a plain directory with `require_mount=false` (the suite over a real mount
-//! point, a tmpfs the tests mount as root, is in the workspace's `tests/nfs.rs`).
+//! point, a tmpfs the tests mount as root, is in the workspace's `tests/storage/nfs.rs`).
 
 use std::sync::Arc;
 

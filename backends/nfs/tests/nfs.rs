@@ -1,6 +1,6 @@
 //! What `nfs://` promises beyond the conformance suite, on plain directories (no mount needed): a root that is
 //! refused leaves everything untouched, the sentinel, host-tagged temporary files, cleaning, and `check`.
-//! The workspace's `tests/nfs.rs` and `tests/nfs_servers.rs` test it on real mounts and with many processes.
+//! The workspace's `tests/storage/nfs.rs` and `tests/storage/nfs_servers.rs` test it on real mounts and with many processes.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
