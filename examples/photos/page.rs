@@ -187,8 +187,6 @@ pub async fn gallery(
         Ok(manifest) => manifest.static_url(CSS_NAME).await.ok(),
         Err(_) => None,
     };
-    #[cfg(not(feature = "collect"))]
-    let hashed: Option<String> = None;
     let css = match hashed {
         Some(url) => url,
         None => statics.public_url(CSS_NAME).await?,

@@ -419,6 +419,7 @@ impl UploadError {
     }
 
     /// [`UploadError::NoTarget`], logged: the app forgot to register its [`UploadTarget`], a server-side fault.
+    #[cfg(feature = "actix")]
     pub(crate) fn no_target() -> Self {
         let error = Self::NoTarget;
         tracing::error!(operation = "upload", "{error}");
