@@ -136,28 +136,12 @@ pub(crate) fn unquote(s: &str) -> String {
     while !rest.is_empty() {
         let ascii_len = rest.find(|c: char| !c.is_ascii()).unwrap_or(rest.len());
         let (ascii, after) = rest.split_at(ascii_len);
-        out.push_str(&String::from_utf8_lossy(&percent_decode(ascii.as_bytes())));
+        // An escape that is not `%XX` stays as it is, in Python and in `percent_decode` alike.
+        let decoded: Vec<u8> = percent_encoding::percent_decode(ascii.as_bytes()).collect();
+        out.push_str(&String::from_utf8_lossy(&decoded));
         let other_len = after.find(|c: char| c.is_ascii()).unwrap_or(after.len());
         out.push_str(&after[..other_len]);
         rest = &after[other_len..];
-    }
-    out
-}
-
-fn percent_decode(bytes: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
     }
     out
 }
