@@ -538,9 +538,9 @@ pub fn not_found() -> Response<Body> {
     plain(StatusCode::NOT_FOUND, "not found\n")
 }
 
-/// A short fixed message as `text/plain`.
-pub(crate) fn plain(status: StatusCode, message: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::from(message));
+/// A short message as `text/plain`.
+pub(crate) fn plain(status: StatusCode, message: impl Into<Body>) -> Response<Body> {
+    let mut response = Response::new(message.into());
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

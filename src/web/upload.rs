@@ -387,17 +387,8 @@ impl UploadError {
         } else {
             format!("{self}\n")
         };
-        let mut response = Response::new(Body::from(text));
-        *response.status_mut() = status;
+        let mut response = super::serve::plain(status, text);
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
         super::failure::retry_later(status, headers);
         if matches!(self, Self::TimedOut { .. }) {
             // RFC 9110 §15.5.9: the rest of the body will not be read, so the connection cannot carry another
