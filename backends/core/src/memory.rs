@@ -204,14 +204,7 @@ impl Storage for MemoryStorage {
     async fn get(&self, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
         let stored = self.lookup(name)?;
         let size = stored.meta.size;
-        let span = match range {
-            None => 0..size,
-            Some(r) => r.resolve(size).ok_or_else(|| Error::RangeNotSatisfiable {
-                name: name.to_string(),
-                range: r,
-                size,
-            })?,
-        };
+        let span = ByteRange::span_of(range, name, size)?;
         // Spans are within the data, so these conversions cannot truncate.
         let data = stored.data.slice(span.start as usize..span.end as usize);
         let stream = stream::once(async move { Ok(data) }).boxed();

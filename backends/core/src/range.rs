@@ -30,6 +30,25 @@ impl ByteRange {
         };
         (span.start < span.end).then_some(span)
     }
+
+    /// The span a read of `name` (content of `size` bytes) returns for `range`: all of it without a range,
+    /// [`Error::RangeNotSatisfiable`](crate::Error::RangeNotSatisfiable) when the range holds no byte of it.
+    pub fn span_of(
+        range: Option<Self>,
+        name: &crate::Name,
+        size: u64,
+    ) -> crate::Result<Range<u64>> {
+        match range {
+            None => Ok(0..size),
+            Some(r) => r
+                .resolve(size)
+                .ok_or_else(|| crate::Error::RangeNotSatisfiable {
+                    name: name.to_string(),
+                    range: r,
+                    size,
+                }),
+        }
+    }
 }
 
 impl From<Range<u64>> for ByteRange {

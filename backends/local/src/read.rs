@@ -96,14 +96,7 @@ fn prepare(
     }
     let meta = metadata_of(name.clone(), &stat);
     let size = meta.size;
-    let span = match range {
-        None => 0..size,
-        Some(r) => r.resolve(size).ok_or_else(|| Error::RangeNotSatisfiable {
-            name: name.to_string(),
-            range: r,
-            size,
-        })?,
-    };
+    let span = ByteRange::span_of(range, name, size)?;
     let chunks = Chunks::new(File::from(fd), span.clone(), read_on);
     Ok((Opened { meta, span }, chunks))
 }
