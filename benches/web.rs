@@ -15,7 +15,7 @@
 //!   page cache to the socket with `sendfile`, while a framework's body is bytes in memory, so every byte is
 //!   copied out of the cache and into the socket (two copies nginx does not make).
 //! - upload: a 1 GiB file through the photo app, posted as a multipart form streamed from the file, against
-//!   `storages put` of the same file into a directory on the same disk. Best of three, alternating; the app's
+//!   `storages put` of the same file into a directory on the same disk. Medians of alternating rounds; the app's
 //!   peak RSS is printed too.
 //!
 //! `STORAGES_BENCH_ONLY=serving` (or `nginx`, or `upload`) runs one part.
@@ -381,7 +381,7 @@ async fn upload(scale: Scale, tmp: &Path) -> BenchResult<()> {
     let app_bin = build_example("photos")?;
     let cli_bin = storages_testkit::storages_bin(Path::new(env!("CARGO_MANIFEST_DIR")));
     let mb = scale.upload_bytes as f64 / 1e6;
-    let (mut best_app, mut best_cli) = (Duration::MAX, Duration::MAX);
+    let (mut app_rounds, mut cli_rounds) = (Vec::new(), Vec::new());
     let mut peak_rss = 0;
     for round in 0..scale.rounds {
         let order = if round % 2 == 0 {
@@ -395,37 +395,34 @@ async fn upload(scale: Scale, tmp: &Path) -> BenchResult<()> {
             if through_app {
                 let (took, rss) =
                     upload_through_app(&app_bin, &source, &target, scale.upload_bytes).await?;
-                best_app = best_app.min(took);
+                app_rounds.push(took.as_secs_f64());
                 peak_rss = peak_rss.max(rss);
             } else {
-                best_cli = best_cli.min(put_with_cli(&cli_bin, &source, &target)?);
+                cli_rounds.push(put_with_cli(&cli_bin, &source, &target)?.as_secs_f64());
             }
             std::fs::remove_dir_all(&target)?;
         }
     }
-    let rate = |d: Duration| mb / d.as_secs_f64();
+    let (app, cli) = (median(app_rounds), median(cli_rounds));
+    let rate = |seconds: f64| mb / seconds;
     println!(
-        "upload of {:.0} MiB into a local directory, best of {} rounds",
+        "upload of {:.0} MiB into a local directory, median of {} alternating rounds",
         scale.upload_bytes as f64 / f64::from(1 << 20),
         scale.rounds
     );
     println!(
         "{:<28} {:>10.0} MB/s ({:.2} s)",
         "photo app (POST multipart)",
-        rate(best_app),
-        best_app.as_secs_f64()
+        rate(app),
+        app
     );
     println!(
         "{:<28} {:>10.0} MB/s ({:.2} s)",
         "storages put",
-        rate(best_cli),
-        best_cli.as_secs_f64()
+        rate(cli),
+        cli
     );
-    println!(
-        "{:<28} {:>10.2}x",
-        "ratio app / put",
-        rate(best_app) / rate(best_cli)
-    );
+    println!("{:<28} {:>10.2}x", "ratio app / put", rate(app) / rate(cli));
     println!("{:<28} {:>10} KiB", "app peak RSS (VmHWM)", peak_rss);
     Ok(())
 }
