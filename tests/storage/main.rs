@@ -16,8 +16,6 @@ mod collect_s3;
 mod nfs;
 mod nfs_servers;
 mod s3;
-mod s3_conformance;
-mod s3_md5;
 mod s3_multipart;
 mod s3_servers;
 mod s3_settings;

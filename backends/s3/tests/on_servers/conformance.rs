@@ -1,25 +1,19 @@
 //! The conformance suite on real S3 servers started by the tests: Garage (no conditional writes, real SigV4
 //! checks) and moto (conditional writes). Each test gets a fresh key prefix in a shared bucket.
-#![cfg(feature = "s3")]
-
-use crate::support;
-use support::s3::unique;
+use storages_testkit::s3::{Peer, unique};
 
 /// Temporary objects that this or another server's unfinished writes and probes left in the bucket (put there by
 /// boto3, an independent client, under the storage's `prefix`) appear in no listing, nor does a directory named
 /// like one; names that only look like them are listed.
 async fn temporary_objects_in_the_bucket_are_hidden(
-    peer: support::s3::Peer,
+    peer: Peer,
     bucket: &str,
     prefix: &str,
     url: &str,
 ) {
-    use storages::StorageExt;
-    let storage = storages::Settings::parse(url)
-        .expect("parse")
-        .build()
-        .expect("build");
-    let keys: Vec<String> = storages::conformance::planted()
+    use storages_core::StorageExt;
+    let storage = crate::open(url);
+    let keys: Vec<String> = storages_core::conformance::planted()
         .iter()
         .map(|name| format!("{prefix}/{name}"))
         .collect();
@@ -30,10 +24,10 @@ async fn temporary_objects_in_the_bucket_are_hidden(
         &args,
     );
     storage.save("d/real.txt", "real").await.expect("save");
-    for near in storages::conformance::NEAR_MISSES {
+    for near in storages_core::conformance::NEAR_MISSES {
         storage.save(*near, "near").await.expect("save a near miss");
     }
-    storages::conformance::assert_reserved_hidden(&*storage).await;
+    storages_core::conformance::assert_reserved_hidden(&*storage).await;
     let listed = peer.boto3(
         "print(s3.list_objects_v2(Bucket=args[0], Prefix=args[1])['KeyCount'])",
         &[bucket, prefix],
@@ -42,31 +36,25 @@ async fn temporary_objects_in_the_bucket_are_hidden(
 }
 
 mod garage {
-    use storages::Settings;
-    use storages::conformance::Fixture;
+    use storages_core::conformance::Fixture;
 
     async fn fixture() -> Fixture {
-        let garage = crate::support::s3::shared_garage();
+        let garage = storages_testkit::s3::shared_garage();
         let url = format!(
             "{}&base_url=/media/",
             garage.settings_url(&super::unique("conf"))
         );
-        Fixture::new(
-            Settings::parse(&url)
-                .expect("parse")
-                .build()
-                .expect("build"),
-        )
+        Fixture::new(crate::open(&url))
     }
 
-    storages::conformance_tests!(fixture);
+    storages_core::conformance_tests!(fixture);
 
     #[tokio::test]
     async fn temporary_objects_in_the_bucket_are_hidden() {
-        let garage = crate::support::s3::shared_garage();
+        let garage = storages_testkit::s3::shared_garage();
         let prefix = super::unique("hidden");
         let url = format!("{}&base_url=/media/", garage.settings_url(&prefix));
-        let peer = crate::support::s3::Peer::garage(garage);
+        let peer = storages_testkit::s3::Peer::garage(garage);
         super::temporary_objects_in_the_bucket_are_hidden(peer, garage.bucket(), &prefix, &url)
             .await;
     }
@@ -75,39 +63,33 @@ mod garage {
 mod moto {
     use std::sync::OnceLock;
 
-    use storages::Settings;
-    use storages::conformance::Fixture;
+    use storages_core::conformance::Fixture;
 
     fn bucket() -> &'static str {
         static BUCKET: OnceLock<&'static str> = OnceLock::new();
         BUCKET.get_or_init(|| {
-            crate::support::s3::shared_moto().create_bucket("conformance");
+            storages_testkit::s3::shared_moto().create_bucket("conformance");
             "conformance"
         })
     }
 
     async fn fixture() -> Fixture {
-        let moto = crate::support::s3::shared_moto();
+        let moto = storages_testkit::s3::shared_moto();
         let url = format!(
             "{}&base_url=/media/",
             moto.settings_url(bucket(), &super::unique("conf"))
         );
-        Fixture::new(
-            Settings::parse(&url)
-                .expect("parse")
-                .build()
-                .expect("build"),
-        )
+        Fixture::new(crate::open(&url))
     }
 
-    storages::conformance_tests!(fixture);
+    storages_core::conformance_tests!(fixture);
 
     #[tokio::test]
     async fn temporary_objects_in_the_bucket_are_hidden() {
-        let moto = crate::support::s3::shared_moto();
+        let moto = storages_testkit::s3::shared_moto();
         let prefix = super::unique("hidden");
         let url = format!("{}&base_url=/media/", moto.settings_url(bucket(), &prefix));
-        let peer = crate::support::s3::Peer::moto(moto);
+        let peer = storages_testkit::s3::Peer::moto(moto);
         super::temporary_objects_in_the_bucket_are_hidden(peer, bucket(), &prefix, &url).await;
     }
 }

@@ -1,15 +1,12 @@
 //! Every S3 write records the MD5 of its content in object metadata (`x-amz-meta-md5chksum`, base64, as rclone
 //! writes it), single-part and multipart alike, on real Garage and moto servers: boto3 reads the record back, and
 //! `stat`/`get` report it, where a listing knows the MD5 of single-part objects only (their ETag).
-#![cfg(feature = "s3")]
-
-use crate::support;
 
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
-use storages::{Content, Md5, Name, PutMode, Settings, Storage};
-use support::s3::{Peer, shared_garage, shared_moto, unique};
+use storages_core::{Content, Md5, Name, PutMode, Storage};
+use storages_testkit::s3::{Peer, shared_garage, shared_moto, unique};
 
 /// Parts of the smallest size S3 allows, so that 6 MiB make a multipart upload.
 const PART_SIZE: usize = 5 * 1024 * 1024;
@@ -52,7 +49,7 @@ fn moto() -> Target {
 }
 
 fn build(url: &str) -> Arc<dyn Storage> {
-    Settings::parse(url).expect("parse").build().expect("build")
+    crate::open(url)
 }
 
 impl Target {
@@ -110,7 +107,8 @@ async fn single_and_multipart_puts_record_their_md5(t: Target) {
         assert_eq!(stat.cache_control.as_deref(), Some("public, max-age=60"));
     }
     assert_eq!(t.head("a/small.css")[2], "text/css");
-    let listed: Vec<storages::Metadata> = t.storage.list(None).try_collect().await.expect("list");
+    let listed: Vec<storages_core::Metadata> =
+        t.storage.list(None).try_collect().await.expect("list");
     assert_eq!(listed.len(), 2);
     for meta in listed {
         // The listing has the ETag only: the MD5 of single-part objects. A multipart object's ETag is none on
