@@ -148,8 +148,15 @@ impl Storage for MirrorStorage {
         self.primary.storage.options()
     }
 
+    /// The primary's, except that files keep their `Cache-Control` when any mirror keeps it: a caller choosing
+    /// between a copy and a write must write.
     fn capabilities(&self) -> Capabilities {
-        self.primary.storage.capabilities()
+        let mut caps = self.primary.storage.capabilities();
+        caps.cache_control |= self
+            .mirrors
+            .iter()
+            .any(|m| m.storage.capabilities().cache_control);
+        caps
     }
 
     /// Stores on the primary (which picks the name), then the same bytes under that name on each mirror. A failed

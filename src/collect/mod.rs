@@ -439,11 +439,15 @@ async fn publish(
         outputs.push(hashed_copy(&file, &hashed, (file.size, file.md5), body)?);
     }
     let siblings = compress_outputs(&outputs, &options.compress, 1, &run.quiet).await?;
-    // On a filesystem the hashed copy is the original's bytes under a second name: a hard link to it, stored after
-    // it (a filesystem keeps no per-file Cache-Control, so the copy loses nothing). Elsewhere it is sent: an
-    // object store keeps the copy's own Cache-Control (immutable), which a server-side copy would not set.
-    let mut first = Vec::new();
-    if !options.keep_only_hashed && run.target.capabilities().local_paths {
+    // Where files keep no Cache-Control of their own (a filesystem), the hashed copy is the original's bytes under
+    // a second name: a copy within the target (a hard link on file:/nfs:), made after the original is stored.
+    // Elsewhere it is sent, so that it keeps its own Cache-Control (immutable), which a copy would not set.
+    let copy = options.manifest
+        && !file.adjustable
+        && !options.keep_only_hashed
+        && !run.target.capabilities().cache_control;
+    let mut done = Tally::default();
+    if copy {
         for output in &mut outputs {
             if output.kind == Kind::Hashed {
                 output.item.body = Body::Copy(file.name.clone());
@@ -451,10 +455,10 @@ async fn publish(
         }
         let (originals, rest): (Vec<Output>, Vec<Output>) =
             outputs.into_iter().partition(|o| o.kind == Kind::Original);
-        (first, outputs) = (originals, rest);
+        outputs = rest;
+        done.add(send(run, originals, 1, None).await?);
     }
     outputs.extend(siblings);
-    let mut done = send(run, first, 1, None).await?;
     let parallel = outputs.len();
     done.add(send(run, outputs, parallel, None).await?);
     if !file.adjustable {

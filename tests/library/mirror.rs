@@ -231,3 +231,36 @@ fn bad_mirror_urls_are_typed_errors_naming_the_offender() {
         );
     }
 }
+
+/// collectstatic into a mirror whose primary keeps no Cache-Control (a directory) and whose mirror does (memory, as
+/// S3): the hashed copies reach the mirror with their immutable Cache-Control, not as bare copies of the primary's
+/// hard links.
+#[tokio::test]
+async fn collected_hashed_copies_keep_their_cache_control_on_a_mirror_that_keeps_it() {
+    use storages::collect::{CollectOptions, Source, collect};
+    let assets = tempfile::tempdir().expect("tempdir");
+    std::fs::write(assets.path().join("logo.png"), b"\x89PNG").expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (primary, copy) = (local(dir.path()), memory());
+    let target = mirror(&primary, &[&copy]);
+    assert!(target.capabilities().cache_control);
+    let mut options = CollectOptions::default();
+    options.manifest = true;
+    collect(&[Source::new(assets.path())], &target, &options)
+        .await
+        .expect("collect");
+    let hashed = storages::Name::new(storages::statics::hashed_name(
+        "logo.png",
+        &storages::Md5::of(b"\x89PNG"),
+    ))
+    .expect("name");
+    let meta = copy
+        .stat(&hashed)
+        .await
+        .expect("the hashed copy on the mirror");
+    assert_eq!(
+        meta.cache_control.as_deref(),
+        Some(storages::statics::IMMUTABLE)
+    );
+    assert!(primary.stat(&hashed).await.is_ok());
+}

@@ -131,6 +131,7 @@ impl Storage for MemoryStorage {
         Capabilities {
             atomic_create: true,
             public_urls: self.options.base_url.is_some(),
+            cache_control: true,
             ..Capabilities::default()
         }
     }

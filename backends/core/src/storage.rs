@@ -68,6 +68,9 @@ pub struct Capabilities {
     pub signed_urls: bool,
     /// `local_path` gives a path on this machine.
     pub local_paths: bool,
+    /// Each file keeps the `Cache-Control` it was stored with (`Content::with_cache_control`) and reads, `stat`
+    /// and listings return it: a copy made by [`Storage::copy_within`] would not carry a different one.
+    pub cache_control: bool,
     /// Every operation is a request over the network, which waits on round trips more than on this machine: work
     /// over many files goes faster with many operations in flight (transfers run 32 at once by default, instead
     /// of twice the cores).

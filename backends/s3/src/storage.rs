@@ -109,6 +109,7 @@ impl Storage for S3Storage {
         caps.atomic_create = self.conditional_put() == Some(true);
         caps.public_urls = true;
         caps.signed_urls = true;
+        caps.cache_control = true;
         caps.remote = true;
         caps
     }
