@@ -89,12 +89,7 @@ fn prepare(
     read_on: ReadOn,
 ) -> Result<(Opened, Chunks)> {
     let stat = stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
-    if kind_of(&stat) != Kind::File {
-        return Err(Error::NotFound {
-            name: name.to_string(),
-        });
-    }
-    let meta = metadata_of(name.clone(), &stat);
+    let meta = file_metadata(name, &stat, None)?;
     let size = meta.size;
     let span = ByteRange::span_of(range, name, size)?;
     let chunks = Chunks::new(File::from(fd), span.clone(), read_on);
@@ -103,18 +98,13 @@ fn prepare(
 
 /// The metadata of `name`, a regular file.
 pub(crate) fn stat(root: &Root, name: &Name, retries: u32) -> Result<Metadata> {
-    let (stat, md5) = retry_stale(retries, || {
+    retry_stale(retries, || {
         let handle = root
             .handle()
             .map_err(|e| Error::io("stat", name.as_str(), e))?;
         // Opened for reading (a FIFO must not block it) so the recorded MD5 can be read too; a file this process
         // may not read is still stat-ed.
-        let opened = root.beneath(
-            handle.as_fd(),
-            name.as_str(),
-            OFlags::RDONLY | OFlags::NONBLOCK,
-            name.as_str(),
-        );
+        let opened = root.beneath(handle.as_fd(), name.as_str(), READ_FLAGS, name.as_str());
         let (fd, readable) = match opened {
             Err(Error::Io { ref source, .. })
                 if source.kind() == io::ErrorKind::PermissionDenied =>
@@ -125,30 +115,28 @@ pub(crate) fn stat(root: &Root, name: &Name, retries: u32) -> Result<Metadata> {
             }
             other => (other?, true),
         };
-        let stat = stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
-        let md5 = readable.then(|| recorded_md5(fd.as_fd(), &stat)).flatten();
-        Ok((stat, md5))
-    })?;
-    file_metadata(name, &stat, md5)
+        opened_metadata(fd.as_fd(), name, readable)
+    })
 }
 
 /// [`stat`] on the calling task when the kernel has the name's directories cached (see [`open_cached`]). A file
 /// this process may not read is left to [`stat`].
 pub(crate) fn stat_cached(root: &Root, name: &Name) -> Option<Result<Metadata>> {
-    let opened = root.beneath_cached(
-        name.as_str(),
-        OFlags::RDONLY | OFlags::NONBLOCK,
-        name.as_str(),
-    )?;
+    let opened = root.beneath_cached(name.as_str(), READ_FLAGS, name.as_str())?;
     if let Err(Error::Io { source, .. }) = &opened {
         if source.kind() == io::ErrorKind::PermissionDenied {
             return None;
         }
     }
-    Some(opened.and_then(|fd| {
-        let stat = stat_fd(fd.as_fd()).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
-        file_metadata(name, &stat, recorded_md5(fd.as_fd(), &stat))
-    }))
+    Some(opened.and_then(|fd| opened_metadata(fd.as_fd(), name, true)))
+}
+
+/// The metadata of the open file `fd` named `name` (a regular file, else `NotFound`), with the MD5 recorded for it
+/// when `readable` (opened for reading, so its record can be read).
+fn opened_metadata(fd: BorrowedFd<'_>, name: &Name, readable: bool) -> Result<Metadata> {
+    let stat = stat_fd(fd).map_err(|e| Error::io("stat", name.as_str(), e.into()))?;
+    let md5 = readable.then(|| recorded_md5(fd, &stat)).flatten();
+    file_metadata(name, &stat, md5)
 }
 
 fn file_metadata(name: &Name, stat: &rustix::fs::Statx, md5: Option<Md5>) -> Result<Metadata> {

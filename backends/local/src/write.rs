@@ -279,18 +279,7 @@ impl WriteJob {
     fn name_for_rename(&self, temp: &mut Temp) -> Result<()> {
         for _ in 0..8 {
             let name = self.temp_name();
-            let linked = rustix::fs::linkat(
-                &temp.file,
-                "",
-                &temp.dir,
-                name.as_str(),
-                AtFlags::EMPTY_PATH,
-            );
-            let linked = match linked {
-                Err(Errno::NOENT | Errno::PERM) => link_through_proc(temp, &name),
-                other => other,
-            };
-            match linked {
+            match link_fd(temp.file.as_fd(), &temp.dir, &name) {
                 Ok(()) => {
                     temp.name = Some(name);
                     return Ok(());
@@ -346,7 +335,6 @@ impl WriteJob {
                     }
                     self.name_for_rename(temp)?;
                 }
-                let target = self.name.file_name();
                 let Some(temp_name) = temp.name.as_deref() else {
                     return Err(Error::Backend {
                         backend: self.hooks.backend,
@@ -357,12 +345,7 @@ impl WriteJob {
                         source: None,
                     });
                 };
-                match rustix::fs::renameat(&temp.dir, temp_name, &temp.dir, target) {
-                    Ok(()) => {}
-                    // A retransmitted NFS RENAME answers ENOENT for its own success: the target is our file.
-                    Err(Errno::NOENT) if is_ours(&temp.dir, target, stat) => {}
-                    Err(e) => return Err(replace_error(&self.name, &temp.dir, e)),
-                }
+                rename_into_place(&temp.dir, temp_name, &self.name, stat)?;
                 temp.committed();
                 Ok(self.name.clone())
             }
@@ -412,8 +395,11 @@ fn link_named(temp: &Temp, temp_name: &str, name: &Name, stat: &Statx) -> Result
 /// `Ok(false)`: neither is allowed here.
 fn link_anonymous(temp: &Temp, name: &Name, stat: &Statx) -> Result<bool> {
     let target = name.file_name();
+    // Not `link_fd`: only a refusal of the way through `/proc` means "no link possible", a direct `EACCES` is an
+    // error.
     let linked = match rustix::fs::linkat(&temp.file, "", &temp.dir, target, AtFlags::EMPTY_PATH) {
-        Err(Errno::NOENT | Errno::PERM) => match link_through_proc(temp, target) {
+        Err(Errno::NOENT | Errno::PERM) => match link_by_proc(temp.file.as_fd(), &temp.dir, target)
+        {
             Err(Errno::NOENT | Errno::PERM | Errno::ACCESS) => return Ok(false),
             other => other,
         },
@@ -422,15 +408,46 @@ fn link_anonymous(temp: &Temp, name: &Name, stat: &Statx) -> Result<bool> {
     link_outcome(linked, temp, name, stat).map(|()| true)
 }
 
-fn link_through_proc(temp: &Temp, target: &str) -> rustix::io::Result<()> {
-    let magic = format!("/proc/self/fd/{}", temp.file.as_raw_fd());
+/// `linkat` of the open file `source` as `target` in `dir`: by `AT_EMPTY_PATH`, or through `/proc/self/fd` where
+/// the kernel refuses that to this process (`ENOENT` or `EPERM`).
+fn link_fd(source: BorrowedFd<'_>, dir: &OwnedFd, target: &str) -> rustix::io::Result<()> {
+    match rustix::fs::linkat(source, "", dir, target, AtFlags::EMPTY_PATH) {
+        Err(Errno::NOENT | Errno::PERM) => link_by_proc(source, dir, target),
+        other => other,
+    }
+}
+
+/// `linkat` of the open file `fd` as `target` in `dir` through its `/proc/self/fd` entry, as open(2) describes for
+/// `O_TMPFILE`.
+fn link_by_proc(fd: BorrowedFd<'_>, dir: &OwnedFd, target: &str) -> rustix::io::Result<()> {
+    let magic = format!("/proc/self/fd/{}", fd.as_raw_fd());
     rustix::fs::linkat(
         rustix::fs::CWD,
         magic.as_str(),
-        &temp.dir,
+        dir,
         target,
         AtFlags::SYMLINK_FOLLOW,
     )
+}
+
+/// Errors of `linkat` that mean no hard link can be made here: another filesystem mounted under the root, a
+/// filesystem without hard links, a file with the most links it may have, or no way to link an open file.
+fn no_link_possible(e: Errno) -> bool {
+    matches!(
+        e,
+        Errno::XDEV | Errno::PERM | Errno::ACCESS | Errno::NOENT | Errno::MLINK
+    )
+}
+
+/// Renames `temp_name` in `dir` over `name`'s last segment, putting the file whose attributes are `stat` in place.
+fn rename_into_place(dir: &OwnedFd, temp_name: &str, name: &Name, stat: &Statx) -> Result<()> {
+    let target = name.file_name();
+    match rustix::fs::renameat(dir, temp_name, dir, target) {
+        Ok(()) => Ok(()),
+        // A retransmitted NFS RENAME answers ENOENT for its own success: the target is our file.
+        Err(Errno::NOENT) if is_ours(dir, target, stat) => Ok(()),
+        Err(e) => Err(replace_error(name, dir, e)),
+    }
 }
 
 fn link_outcome(
@@ -489,64 +506,32 @@ impl WriteJob {
         }
         let dir = self.open_dir(handle.as_fd())?;
         let target = self.name.file_name();
-        match link_fd(&source, &dir, target) {
+        match link_fd(source.as_fd(), &dir, target) {
             Ok(()) => {}
             // Already this very file (a copy onto itself, or made before): nothing to change.
             Err(Errno::EXIST) if is_ours(&dir, target, &stat) => {}
             Err(Errno::EXIST) => {
                 let temp_name = self.temp_name();
-                match link_fd(&source, &dir, &temp_name) {
+                match link_fd(source.as_fd(), &dir, &temp_name) {
                     Ok(()) => {}
-                    Err(
-                        Errno::XDEV | Errno::PERM | Errno::ACCESS | Errno::NOENT | Errno::MLINK,
-                    ) => {
-                        return Ok(None);
-                    }
+                    Err(e) if no_link_possible(e) => return Ok(None),
                     Err(e) => return Err(fail(e.into())),
                 }
-                if let Err(e) = rustix::fs::renameat(&dir, temp_name.as_str(), &dir, target) {
+                if let Err(e) = rename_into_place(&dir, &temp_name, &self.name, &stat) {
                     let _ = rustix::fs::unlinkat(&dir, temp_name.as_str(), AtFlags::empty());
-                    return Err(replace_error(&self.name, &dir, e));
+                    return Err(e);
                 }
             }
             // Another filesystem mounted under the root, a filesystem without hard links, or no way to link an
             // open file here: the bytes are copied instead.
-            Err(
-                Errno::XDEV
-                | Errno::PERM
-                | Errno::ACCESS
-                | Errno::NOENT
-                | Errno::MLINK
-                | Errno::OPNOTSUPP,
-            ) => {
-                return Ok(None);
-            }
+            Err(e) if no_link_possible(e) || e == Errno::OPNOTSUPP => return Ok(None),
             Err(e) => return Err(fail(e.into())),
         }
         if self.fsync {
             rustix::fs::fsync(&dir).map_err(|e| fail(e.into()))?;
         }
-        let mut meta = metadata_of(self.name, &stat);
-        meta.content_type = Some(self.content_type);
-        Ok(Some(meta))
-    }
-}
-
-/// `linkat` of the file `source` (an open handle) as `segment` in `dir`: by `AT_EMPTY_PATH`, or through
-/// `/proc/self/fd` where the kernel refuses that to this process.
-fn link_fd(source: &OwnedFd, dir: &OwnedFd, segment: &str) -> rustix::io::Result<()> {
-    match rustix::fs::linkat(source, "", dir, segment, AtFlags::EMPTY_PATH) {
-        Err(Errno::NOENT | Errno::PERM) => {
-            let magic = format!("/proc/self/fd/{}", source.as_raw_fd());
-            rustix::fs::linkat(
-                rustix::fs::CWD,
-                magic.as_str(),
-                dir,
-                segment,
-                AtFlags::SYMLINK_FOLLOW,
-            )
-        }
-        other => other,
+        // `metadata_of` gives the content type `copy_within` asked for: both guess it from the name.
+        Ok(Some(metadata_of(self.name, &stat)))
     }
 }
 
@@ -653,7 +638,7 @@ mod tests {
     fn an_anonymous_file_can_be_linked_through_proc() {
         let (dir, job) = create_job("a.txt");
         let (temp, _) = anonymous(&job, b"via proc");
-        link_through_proc(&temp, "a.txt").expect("link through /proc/self/fd");
+        link_by_proc(temp.file.as_fd(), &temp.dir, "a.txt").expect("link through /proc/self/fd");
         drop(temp);
         assert_eq!(
             std::fs::read(dir.path().join("a.txt")).expect("read"),
