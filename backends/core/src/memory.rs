@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::TryStreamExt;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
-use crate::naming::Claim;
+use crate::naming::{Alternatives, Claim};
 use crate::{
     BackendConfig, ByteRange, Capabilities, CommonOptions, ConfigError, Content, Error, GetResult,
     Listing, Md5, Metadata, Name, PutMode, Result, SettingsUrl, Storage, UrlRules, unknown_option,
@@ -168,20 +168,17 @@ impl Storage for MemoryStorage {
             .files
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let claim = |candidate: Name| {
+            Ok(match files.contains_key(&candidate) {
+                true => Claim::Taken,
+                false => Claim::Done(candidate),
+            })
+        };
         let final_name = match &mode {
             PutMode::Overwrite => name.clone(),
-            PutMode::Create if files.contains_key(name) => {
-                return Err(Error::AlreadyExists {
-                    name: name.to_string(),
-                });
-            }
-            PutMode::Create => name.clone(),
-            PutMode::CreateUnique(alternatives) => alternatives.first_free(|candidate| {
-                Ok(match files.contains_key(&candidate) {
-                    true => Claim::Taken,
-                    false => Claim::Done(candidate),
-                })
-            })?,
+            // Taken: `AlreadyExists` naming `name`.
+            PutMode::Create => Alternatives::exactly(name.clone()).first_free(claim)?,
+            PutMode::CreateUnique(alternatives) => alternatives.first_free(claim)?,
         };
         let meta = Metadata {
             name: final_name.clone(),
