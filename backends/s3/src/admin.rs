@@ -177,11 +177,7 @@ async fn signed_request_with(
         .await
         .map_err(|e| {
             if crate::reach::unreachable(&e) {
-                return Error::Unavailable {
-                    backend: "s3",
-                    endpoint: config.endpoint_shown(),
-                    source: Box::new(e),
-                };
+                return crate::error::unavailable(config, Box::new(e));
             }
             fail(format!(
                 "bucket `{}` at {}: {e}",

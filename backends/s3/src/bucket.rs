@@ -13,20 +13,29 @@ impl S3Storage {
     /// Checks the bucket once (creating it with `auto_create`, applying `public`), before the first request that
     /// needs it. A failure is not remembered, so a bucket created later is found.
     pub(crate) async fn ready(&self) -> Result<()> {
-        self.bucket_ready
-            .get_or_try_init(|| self.prepare_bucket())
-            .await
-            .map(|_| ())
+        self.ready_listed().await.map(|_| ())
     }
 
-    async fn prepare_bucket(&self) -> Result<()> {
+    /// [`ready`](Self::ready), also saying whether this very call checked the bucket and its listing of the
+    /// prefix succeeded: the list [`health`](Self::health) would make again. `false` when the bucket was ready
+    /// already, was checked by another call meanwhile, or had to be created.
+    pub(crate) async fn ready_listed(&self) -> Result<bool> {
+        let mut listed = false;
+        self.bucket_ready
+            .get_or_try_init(|| self.prepare_bucket(&mut listed))
+            .await?;
+        Ok(listed)
+    }
+
+    /// Sets `listed` once the probe's list of the prefix has succeeded.
+    async fn prepare_bucket(&self, listed: &mut bool) -> Result<()> {
         let config = self.config();
         let probe = self
             .store
             .list_with_delimiter(self.prefix_path(None).as_ref())
             .await;
         match probe {
-            Ok(_) => {}
+            Ok(_) => *listed = true,
             Err(e) if no_such_bucket(&e) || matches!(e, object_store::Error::NotFound { .. }) => {
                 if !config.auto_create {
                     return Err(missing_bucket(config));
@@ -84,11 +93,15 @@ impl S3Storage {
 
     /// Asks the server again whether the bucket answers (readiness is remembered once reached, and a storage that
     /// has been in use must say whether its server answers now), and says how create-only writes are made.
-    pub(crate) async fn health(&self) -> Result<String> {
-        self.store
-            .list_with_delimiter(self.prefix_path(None).as_ref())
-            .await
-            .map_err(|e| self.error("list", "", e))?;
+    /// `listed`: the caller has just made that list, successfully (see [`ready_listed`](Self::ready_listed)), so it
+    /// is not sent again.
+    pub(crate) async fn health(&self, listed: bool) -> Result<String> {
+        if !listed {
+            self.store
+                .list_with_delimiter(self.prefix_path(None).as_ref())
+                .await
+                .map_err(|e| self.error("list", "", e))?;
+        }
         let conditional = match self.conditional_supported().await {
             Ok(true) => "conditional writes: supported (create-only is atomic)",
             Ok(false) => {

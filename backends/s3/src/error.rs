@@ -34,14 +34,7 @@ const STATUS_MESSAGE: &str = "Server returned non-2xx status code: ";
 impl ServerAnswer {
     /// The server's answer in `error` or in one of its sources, when object_store reports a failed status there.
     pub(crate) fn of(error: &(dyn StdError + 'static)) -> Option<Self> {
-        let mut current = Some(error);
-        while let Some(error) = current {
-            if let Some(answer) = Self::read(&error.to_string()) {
-                return Some(answer);
-            }
-            current = error.source();
-        }
-        None
+        chain(error).find_map(|error| Self::read(&error.to_string()))
     }
 
     /// Reads one error's own message: `Server returned non-2xx status code: 416 Range Not Satisfiable: <?xml
@@ -84,16 +77,16 @@ pub(crate) fn no_such_bucket(e: &object_store::Error) -> bool {
     ServerAnswer::of(e).is_some_and(|answer| answer.no_such_bucket())
 }
 
+/// `e` and then its sources, one after another, to the end of the chain.
+pub(crate) fn chain<'e>(
+    e: &'e (dyn StdError + 'static),
+) -> impl Iterator<Item = &'e (dyn StdError + 'static)> {
+    std::iter::successors(Some(e), |&e| e.source())
+}
+
 /// The first error of type `T` in `error`'s chain of sources (itself included).
 fn find<'e, T: StdError + 'static>(error: &'e (dyn StdError + 'static)) -> Option<&'e T> {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if let Some(found) = error.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = error.source();
-    }
-    None
+    chain(error).find_map(|error| error.downcast_ref::<T>())
 }
 
 /// The error of `what` when `e` says the storage has no credentials ([`MissingCredentials`]).

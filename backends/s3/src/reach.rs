@@ -12,7 +12,7 @@ use std::io;
 
 use object_store::client::{HttpError, HttpErrorKind};
 
-use crate::error::ServerAnswer;
+use crate::error::{ServerAnswer, chain};
 
 /// A request that could not reach the server: what it was for (the operation, the name, the bucket), and why.
 #[derive(Debug, thiserror::Error)]
@@ -25,14 +25,8 @@ pub(crate) struct Failed {
 
 /// Whether `error`, or an error in its chain of sources, says the server cannot be reached.
 pub(crate) fn unreachable(error: &(dyn StdError + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if says_unreachable(error) {
-            return true;
-        }
-        current = error.source();
-    }
-    ServerAnswer::of(error).is_some_and(|answer| answer.unavailable())
+    chain(error).any(says_unreachable)
+        || ServerAnswer::of(error).is_some_and(|answer| answer.unavailable())
 }
 
 fn says_unreachable(error: &(dyn StdError + 'static)) -> bool {

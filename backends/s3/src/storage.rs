@@ -220,7 +220,8 @@ impl Storage for S3Storage {
     }
 
     async fn check(&self) -> Result<String> {
-        self.ready().await?;
-        self.health().await
+        // A first check has listed the prefix already while checking the bucket: not listed twice.
+        let listed = self.ready_listed().await?;
+        self.health(listed).await
     }
 }

@@ -84,26 +84,24 @@ pub(crate) async fn multipart(
     first: PutPayload,
     rest: ByteStream<'_>,
 ) -> Result<PutResult, Failed> {
-    let id = crate::aborts::create(
+    // The id is the server's answer; `aborts::create` names the upload "(being created)" until then.
+    let mut upload_ref = UploadRef {
+        bucket: plan.bucket.to_owned(),
+        key: plan.path.to_string(),
+        upload_id: String::new(),
+    };
+    upload_ref.upload_id = crate::aborts::create(
         Arc::clone(plan.store),
         plan.path.clone(),
         plan.options,
-        UploadRef {
-            bucket: plan.bucket.to_owned(),
-            key: plan.path.to_string(),
-            upload_id: String::new(),
-        },
+        upload_ref.clone(),
     )
     .await
     .map_err(UploadError::Store)?;
     let mut upload = Upload {
         store: Arc::clone(plan.store),
         path: plan.path.clone(),
-        upload: Some(UploadRef {
-            bucket: plan.bucket.to_owned(),
-            key: plan.path.to_string(),
-            upload_id: id,
-        }),
+        upload: Some(upload_ref),
         parts: Parts::new(),
         done: Vec::new(),
     };
