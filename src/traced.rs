@@ -172,7 +172,7 @@ impl Storage for Traced {
     async fn copy_within(&self, from: &Name, to: &Name) -> Result<Metadata> {
         let op = self.start("copy", Some(from));
         Self::traced(op, self.inner.copy_within(from, to), |meta, op| {
-            op.amount(meta.size);
+            op.span.record("bytes", meta.size);
             op.span.record("stored", meta.name.as_str());
         })
         .await

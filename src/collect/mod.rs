@@ -340,9 +340,8 @@ async fn run(
         report.missing = done.missing;
         let mut paths = BTreeMap::new();
         let mut outputs = Vec::new();
-        let rewritten = done.rewritten.into_iter().zip(done.rewritten_md5);
-        for ((file, hashed), rewritten) in collected.iter().zip(done.hashed).zip(rewritten) {
-            if let (Some(text), Some(md5)) = rewritten {
+        for ((file, hashed), rewritten) in collected.iter().zip(done.hashed).zip(done.rewritten) {
+            if let Some((text, md5)) = rewritten {
                 let text = Bytes::from(text);
                 outputs.push(hashed_copy(
                     file,

@@ -119,10 +119,8 @@ pub(crate) struct FileInput<'a> {
 pub(crate) struct PostProcessed {
     /// The hashed name of each file, in input order.
     pub hashed: Vec<String>,
-    /// The rewritten content of each CSS/JS file, in input order (`None` for the others).
-    pub rewritten: Vec<Option<String>>,
-    /// The MD5 of each rewritten content, in input order (`None` for the files not rewritten).
-    pub rewritten_md5: Vec<Option<Md5>>,
+    /// The rewritten content of each CSS/JS file and its MD5, in input order (`None` for the others).
+    pub rewritten: Vec<Option<(String, Md5)>>,
     /// References kept unchanged because their file is missing (only when not strict).
     pub missing: Vec<MissingReference>,
 }
@@ -416,17 +414,9 @@ pub(crate) fn post_process(
     if settings.strict && !missing.is_empty() {
         return Err(CollectError::MissingReferences(missing));
     }
-    let (rewritten, rewritten_md5) = rewritten
-        .into_iter()
-        .map(|done| {
-            done.map(|(text, md5)| (Some(text), Some(md5)))
-                .unwrap_or_default()
-        })
-        .unzip();
     Ok(PostProcessed {
         hashed: resolver.hashed,
         rewritten,
-        rewritten_md5,
         missing,
     })
 }
@@ -615,9 +605,15 @@ mod tests {
         )
         .unwrap();
         let png = hashed_name("a.png", &short_hash(&Md5::of(b"png")));
-        let x = done.rewritten[2].as_deref().unwrap();
+        let x = done.rewritten[2]
+            .as_ref()
+            .map(|(text, _)| text.as_str())
+            .unwrap();
         assert_eq!(x, format!("y{{z:url(\"/static/img/{png}?#iefix\")}}"));
-        let app = done.rewritten[1].as_deref().unwrap();
+        let app = done.rewritten[1]
+            .as_ref()
+            .map(|(text, _)| text.as_str())
+            .unwrap();
         let x_hashed = done.hashed[2].rsplit('/').next().unwrap();
         assert_eq!(
             app,
@@ -640,7 +636,10 @@ mod tests {
             "{err}"
         );
         let done = run(&files, false).unwrap();
-        assert_eq!(done.rewritten[0].as_deref(), Some("a{b:url(nope.png)}"));
+        assert_eq!(
+            done.rewritten[0].as_ref().map(|(text, _)| text.as_str()),
+            Some("a{b:url(nope.png)}")
+        );
         assert_eq!(done.missing.len(), 1);
     }
 
@@ -682,13 +681,18 @@ mod tests {
         for i in 1..40 {
             let referenced = done.hashed[i - 1].clone();
             assert_eq!(
-                done.rewritten[i].as_deref(),
+                done.rewritten[i].as_ref().map(|(text, _)| text.as_str()),
                 Some(format!("@import url(\"{referenced}\");").as_str())
             );
         }
         for i in 0..40 {
             let expected = format!("y{{z:url(\"{}\")}}", done.hashed[i]);
-            assert_eq!(done.rewritten[40 + i].as_deref(), Some(expected.as_str()));
+            assert_eq!(
+                done.rewritten[40 + i]
+                    .as_ref()
+                    .map(|(text, _)| text.as_str()),
+                Some(expected.as_str())
+            );
         }
     }
 

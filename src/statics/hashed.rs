@@ -26,16 +26,20 @@ pub fn unhashed_name(name: &str) -> Option<String> {
     let (root, ext) = splitext(file_name);
     // The hash before the extension (`app.<hash>.css`), or, for a name without one, as the extension itself
     // (`LICENSE.<hash>`).
+    // Only a candidate whose hash looks like one is built (this runs for every static file served).
     let candidates = [
         root.rsplit_once('.')
+            .filter(|(_, hash)| is_hash(hash))
             .map(|(original_root, hash)| (format!("{original_root}{ext}"), hash)),
-        ext.strip_prefix('.').map(|hash| (root.to_owned(), hash)),
+        ext.strip_prefix('.')
+            .filter(|hash| is_hash(hash))
+            .map(|hash| (root.to_owned(), hash)),
     ];
     candidates
         .into_iter()
         .flatten()
         .find_map(|(original, hash)| {
-            let made = is_hash(hash) && insert_hash(&original, hash) == file_name;
+            let made = insert_hash(&original, hash) == file_name;
             made.then(|| format!("{dir}{original}"))
         })
 }

@@ -89,15 +89,6 @@ pub(crate) async fn upload<T: Planned>(
     Ok(done)
 }
 
-/// `Body::Copy` is handled before content is made of a body.
-fn unreachable_copy(name: &Name) -> Result<(Content<'static>, Option<String>, Option<String>)> {
-    Err(storages_core::Error::Backend {
-        backend: "transfer",
-        message: format!("`{name}` is a copy within the target, not content to send"),
-        source: None,
-    })
-}
-
 /// Copies one file: `false` when it came from a source storage that no longer has it.
 async fn copy<T: Planned>(
     target: &dyn Storage,
@@ -106,11 +97,6 @@ async fn copy<T: Planned>(
     progress: &dyn Progress,
 ) -> Result<bool> {
     let item = planned.item();
-    if let Body::Copy(from) = &item.body {
-        target.copy_within(from, &item.name).await?;
-        progress.bytes(item.size);
-        return Ok(true);
-    }
     let (mut content, content_type, cache_control) = match &item.body {
         Body::Bytes(bytes) => {
             progress.bytes(bytes.len() as u64);
@@ -121,7 +107,11 @@ async fn copy<T: Planned>(
             None,
             None,
         ),
-        Body::Copy(_) => unreachable_copy(&item.name)?,
+        Body::Copy(from) => {
+            target.copy_within(from, &item.name).await?;
+            progress.bytes(item.size);
+            return Ok(true);
+        }
         Body::Stored(source) => {
             let got = match source.get(&item.name, None).await {
                 Ok(got) => got,

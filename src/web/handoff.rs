@@ -22,7 +22,8 @@ use storages_core::{Name, Storage};
 
 use super::Delivery;
 
-/// What stays literal in a handed-off name or path: the URI's unreserved characters and the separator.
+/// What stays literal in a handed-off path: the URI's unreserved characters and the separator (a name is encoded
+/// as every URL encodes it, by `storages_core::public_url`).
 const LITERAL: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -117,12 +118,7 @@ impl HandOff {
         // nginx's alias names the same directory as the storage's root: there must be one.
         self.check(storage)?;
         let value = match &self.header {
-            Header::XAccelRedirect { prefix } => {
-                format!(
-                    "{prefix}{}",
-                    percent_encode(name.as_str().as_bytes(), LITERAL)
-                )
-            }
+            Header::XAccelRedirect { prefix } => storages_core::public_url(prefix, name),
             Header::XSendfile => {
                 let path = storage
                     .local_path(name)

@@ -11,7 +11,6 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 use storages_core::{
     ByteRange, Error, GetResult, Metadata, Name, Storage, UrlOptions, guess_content_type,
-    naming::is_temp,
 };
 
 use super::Body;
@@ -314,8 +313,8 @@ async fn sibling(
 fn decode_name(storage: &dyn Storage, encoded: &str) -> Option<Name> {
     let encoded = encoded.strip_prefix('/').unwrap_or(encoded);
     let decoded = percent_decode_str(encoded).decode_utf8().ok()?;
-    let name = Name::with_max_len(decoded.into_owned(), storage.options().max_name_len).ok()?;
-    (!is_temp(name.file_name())).then_some(name)
+    // `Name` refuses the backends' temporary names too: nobody can ask for one.
+    Name::with_max_len(decoded.into_owned(), storage.options().max_name_len).ok()
 }
 
 /// What every answer about one file shares.
