@@ -174,6 +174,13 @@ impl S3Storage {
         let cause = match failed.cause {
             UploadError::Content(e) => Error::io("read the content for", name.as_str(), e),
             UploadError::Store(e) => self.error("upload", name.as_str(), e),
+            // A create whose answer was lost may still have made an upload that no client knows the id of.
+            UploadError::Create(e) => self.error(
+                "start the multipart upload (if the server made it before the answer was lost, `storages clean` \
+                 removes it) of",
+                name.as_str(),
+                e,
+            ),
         };
         match failed.left {
             None => cause,

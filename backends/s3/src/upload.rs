@@ -30,6 +30,9 @@ pub(crate) enum Head<'a> {
 #[derive(Debug)]
 pub(crate) enum UploadError {
     Content(io::Error),
+    /// Starting the multipart upload failed: its id is unknown, though the server may have made it before its
+    /// answer was lost.
+    Create(object_store::Error),
     Store(object_store::Error),
 }
 
@@ -97,7 +100,7 @@ pub(crate) async fn multipart(
         upload_ref.clone(),
     )
     .await
-    .map_err(UploadError::Store)?;
+    .map_err(UploadError::Create)?;
     let mut upload = Upload {
         store: Arc::clone(plan.store),
         path: plan.path.clone(),
