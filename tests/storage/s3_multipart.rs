@@ -307,6 +307,12 @@ fn stalled() -> Content<'static> {
 /// the upload by itself), from within `block_on`'s own future on a current-thread runtime: the abort task spawned
 /// by the drop gets no chance to run unless that future waits for it.
 fn a_cancelled_save_is_aborted_before_its_runtime_ends(target: &Target) {
+    // `settle_aborts` hands each outcome to the one call that collects it first, process-wide: the Garage and moto
+    // cases, run side by side in this binary, would otherwise take each other's.
+    static SETTLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = SETTLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let storage = target.storage();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -92,7 +92,8 @@ pub struct SettledAborts {
 
 /// Waits until the aborts of cancelled saves have finished, at most `within`, and reports what became of those
 /// finished since the last call (aborts still running are reported as [`AbortError::Unfinished`] and keep
-/// running).
+/// running). The outcomes are the process's, not the caller's: each is reported once, to the call that collects
+/// it first, so a process settles in one place (its shutdown), not in several tasks at once.
 ///
 /// A process that cancels its work on shutdown (dropping the futures of in-flight saves, for example when a
 /// signal arrives) calls this before its runtime ends, so that no multipart upload outlives it:
