@@ -6,28 +6,15 @@
 mod support;
 
 use storages_core::{Name, Storage};
-use storages_s3::{S3Config, S3Storage};
+use storages_s3::S3Storage;
 use support::Listener;
 
 /// A storage whose endpoint is `gateway`, with credentials (they are sent to it alone) and no retries.
 fn storage(gateway: &Listener) -> S3Storage {
-    let options: Vec<(String, String)> = [
-        ("endpoint", gateway.url()),
-        ("region", "garage".to_owned()),
-        ("access_key_id", "GKtest".to_owned()),
-        ("secret_access_key", "not-a-secret".to_owned()),
-        ("retries", "0".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let query: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let config = <S3Config as storages_core::BackendConfig>::from_url_str(&format!(
-        "s3://media?{}",
-        query.join("&")
+    support::media(&format!(
+        "endpoint={}&region=garage&access_key_id=GKtest&secret_access_key=not-a-secret&retries=0",
+        gateway.url()
     ))
-    .expect("settings");
-    S3Storage::new(config).expect("storage")
 }
 
 #[tokio::test]

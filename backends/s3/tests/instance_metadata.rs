@@ -11,7 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use storages_core::{Name, Storage};
-use storages_s3::{MissingCredentials, S3Config, S3Storage};
+use storages_s3::MissingCredentials;
 use storages_testkit::run_test_in_child;
 use support::Listener;
 
@@ -75,18 +75,7 @@ fn stat_without_credentials(test: &str, options: &str) -> Option<Seen> {
 }
 
 fn child(options: &str) {
-    let options: Vec<(String, String)> = options
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let query: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let config = <S3Config as storages_core::BackendConfig>::from_url_str(&format!(
-        "s3://media?{}",
-        query.join("&")
-    ))
-    .expect("settings");
-    let storage = S3Storage::new(config).expect("storage");
+    let storage = support::media(options);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

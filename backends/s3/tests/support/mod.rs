@@ -1,6 +1,6 @@
 //! A loopback HTTP listener that answers every request with one status and counts the connections: where a test
 //! must see whether a request was made at all (instance metadata), or stand where a gateway answers for a server
-//! behind it that is down.
+//! behind it that is down; and the storage `s3://media` those tests build from their options.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -86,4 +86,13 @@ fn answer(mut stream: TcpStream, status: &str) {
         "HTTP/1.1 {status}\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
+}
+
+/// The storage `s3://media?{query}` (options `k=v` joined by `&`).
+pub fn media(query: &str) -> storages_s3::S3Storage {
+    let config = <storages_s3::S3Config as storages_core::BackendConfig>::from_url_str(&format!(
+        "s3://media?{query}"
+    ))
+    .expect("settings");
+    storages_s3::S3Storage::new(config).expect("storage")
 }
