@@ -20,10 +20,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
-use reqwest::multipart::{Form, Part};
 use storages::{Settings, StorageExt};
 use storages_core::conformance::pattern;
 use storages_testkit::Server;
+use storages_testkit::photos_cluster::{
+    Upload, client, get_photo, post_photo, same_bytes, stored_name,
+};
 use storages_testkit::s3::GarageCluster;
 use support::mount::TmpfsMount;
 
@@ -36,27 +38,17 @@ const BETWEEN_STEPS: Duration = Duration::from_secs(3);
 /// The share's sentinel file: the proof that the share, not an empty mount point, is there.
 const SENTINEL: &str = ".storages-share";
 
-/// One photo: `size` bytes of pattern `seed`, stored as `photos/<name>`.
-#[derive(Debug, Clone)]
-struct Photo {
-    name: String,
-    seed: u64,
-    size: u64,
+/// Photo `seed`: a size from 1 byte to 48 KiB, stored as `photos/m<seed>.png`.
+fn photo(seed: u64) -> Upload {
+    Upload {
+        seed,
+        size: 1 + (seed.wrapping_mul(2_654_435_761) % (48 << 10)),
+        file_name: format!("m{seed:05}.png"),
+    }
 }
 
-impl Photo {
-    fn new(seed: u64) -> Self {
-        let size = 1 + (seed.wrapping_mul(2_654_435_761) % (48 << 10));
-        Self {
-            name: format!("photos/m{seed:05}.png"),
-            seed,
-            size,
-        }
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        pattern(self.seed, 0, self.size as usize)
-    }
+fn bytes(photo: &Upload) -> Vec<u8> {
+    pattern(photo.seed, 0, photo.size as usize)
 }
 
 /// What the driver saw go wrong, with the step it happened in.
@@ -119,27 +111,9 @@ impl App {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        // Idle connections are dropped before an app's keep-alive closes them (see the testkit's load driver).
-        .pool_idle_timeout(Duration::from_secs(2))
-        .build()
-        .expect("client")
-}
-
-/// Uploads `photo` through `base`: the stored name on `201`, else what went wrong.
-async fn upload(client: &reqwest::Client, base: &str, photo: &Photo) -> Result<String, String> {
-    let file_name = photo.name.trim_start_matches("photos/").to_owned();
-    let part = Part::bytes(photo.bytes())
-        .file_name(file_name)
-        .mime_str("image/png")
-        .expect("mime");
-    let answer = client
-        .post(format!("{base}/upload"))
-        .header(reqwest::header::ACCEPT, "application/json")
-        .multipart(Form::new().part("file", part))
-        .send()
+/// Uploads `photo` through `base`: `Ok` when the app answered `201` with the name it stores photos under.
+async fn upload(client: &reqwest::Client, base: &str, photo: &Upload) -> Result<(), String> {
+    let answer = post_photo(client, base, photo)
         .await
         .map_err(|e| format!("no answer: {e}"))?;
     let status = answer.status();
@@ -152,32 +126,21 @@ async fn upload(client: &reqwest::Client, base: &str, photo: &Photo) -> Result<S
     }
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
-    Ok(json["name"].as_str().unwrap_or_default().to_owned())
+    match json["name"].as_str() {
+        Some(name) if name == stored_name(photo) => Ok(()),
+        _ => Err(format!("stored as {}", json["name"])),
+    }
 }
 
 /// Reads `photo` through `base` and compares it byte for byte.
-async fn read(client: &reqwest::Client, base: &str, photo: &Photo) -> Result<(), String> {
-    let answer = client
-        .get(format!("{base}/media/{}", photo.name))
-        .send()
+async fn read(client: &reqwest::Client, base: &str, photo: &Upload) -> Result<(), String> {
+    let answer = get_photo(client, base, photo)
         .await
         .map_err(|e| format!("no answer: {e}"))?;
-    let status = answer.status();
-    let body = answer
-        .bytes()
-        .await
-        .map_err(|e| format!("body broke off: {e}"))?;
-    if status != reqwest::StatusCode::OK {
-        return Err(format!("{status}"));
+    if answer.status() != reqwest::StatusCode::OK {
+        return Err(format!("{}", answer.status()));
     }
-    if body.as_ref() != photo.bytes().as_slice() {
-        return Err(format!(
-            "{} bytes that differ from the {} uploaded",
-            body.len(),
-            photo.size
-        ));
-    }
-    Ok(())
+    same_bytes(answer, photo).await
 }
 
 /// Uploads through the apps in turn (whichever are in the rotation) until `stop`, reading each acknowledged photo
@@ -186,7 +149,7 @@ async fn read(client: &reqwest::Client, base: &str, photo: &Photo) -> Result<(),
 async fn drive(
     apps: Vec<Arc<App>>,
     next_seed: Arc<AtomicU64>,
-    acknowledged: Arc<Mutex<Vec<Photo>>>,
+    acknowledged: Arc<Mutex<Vec<Upload>>>,
     failures: Arc<Failures>,
     step: Arc<Mutex<&'static str>>,
     stop: Arc<AtomicBool>,
@@ -203,27 +166,24 @@ async fn drive(
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
-        let photo = Photo::new(next_seed.fetch_add(1, Ordering::SeqCst));
+        let photo = photo(next_seed.fetch_add(1, Ordering::SeqCst));
         let now = *step.lock().expect("step");
-        let stored = upload(&client, &base, &photo).await;
+        let uploaded = upload(&client, &base, &photo).await;
         writer.in_flight.fetch_sub(1, Ordering::SeqCst);
-        match stored {
-            Ok(name) if name == photo.name => acknowledged
-                .lock()
-                .expect("acknowledged")
-                .push(photo.clone()),
-            Ok(name) => failures.add(format!("{now}: {} stored as {name}", photo.name)),
-            Err(e) => {
-                failures.add(format!("{now}: upload of {} failed: {e}", photo.name));
-                continue;
-            }
+        if let Err(e) = uploaded {
+            failures.add(format!("{now}: upload of {} failed: {e}", photo.file_name));
+            continue;
         }
+        acknowledged
+            .lock()
+            .expect("acknowledged")
+            .push(photo.clone());
         reader.in_flight.fetch_add(1, Ordering::SeqCst);
         if let Some(base) = reader.base() {
             if let Err(e) = read(&client, &base, &photo).await {
                 failures.add(format!(
                     "{now}: {} acknowledged, then not served by the other app: {e}",
-                    photo.name
+                    photo.file_name
                 ));
             }
         }
@@ -268,9 +228,9 @@ async fn migrate() {
         .expect("open the share");
     let mut seeded = Vec::new();
     for seed in 0..SEEDED {
-        let photo = Photo::new(seed);
+        let photo = photo(seed);
         share_storage
-            .save(photo.name.as_str(), photo.bytes())
+            .save(stored_name(&photo).as_str(), bytes(&photo))
             .await
             .expect("seed the share");
         seeded.push(photo);
@@ -412,7 +372,7 @@ async fn migrate() {
         .await
         .expect("list the bucket");
     stored.sort();
-    let mut expected: Vec<String> = acknowledged.iter().map(|p| p.name.clone()).collect();
+    let mut expected: Vec<String> = acknowledged.iter().map(stored_name).collect();
     expected.sort();
     let missing: Vec<&String> = expected
         .iter()
@@ -428,19 +388,19 @@ async fn migrate() {
     futures_util::stream::iter(acknowledged.iter().map(|photo| {
         let (bucket, client, bases) = (&bucket, &client, &bases);
         async move {
+            let name = stored_name(photo);
             assert_eq!(
                 bucket
-                    .read_to_bytes(photo.name.as_str())
+                    .read_to_bytes(name.as_str())
                     .await
                     .expect("read from the bucket"),
-                photo.bytes(),
-                "{} differs in the bucket",
-                photo.name
+                bytes(photo),
+                "{name} differs in the bucket"
             );
             for base in bases {
                 read(client, base, photo)
                     .await
-                    .unwrap_or_else(|e| panic!("{} through {base}: {e}", photo.name));
+                    .unwrap_or_else(|e| panic!("{name} through {base}: {e}"));
             }
         }
     }))

@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 pub use bucket::{Object, OpenUpload};
 use driver::{Fault, Request, Schedule, SharedCluster, drive};
 pub use figures::{Apps, Figures, Table, figures};
-pub use requests::{Kind, Load, Phase, Record, stored_name};
+pub use requests::{
+    Kind, Load, Phase, Record, client, get_photo, post_photo, same_bytes, stored_name,
+};
 pub use workload::{Plan, Totals, Upload};
 
 use crate::Server;

@@ -132,20 +132,42 @@ pub struct Target<'a> {
     pub phase: Phase,
 }
 
-/// Uploads `upload` as the photo app's form does, asking for a JSON answer.
-pub async fn send(client: &reqwest::Client, target: Target<'_>, upload: &Upload) -> Record {
-    let started = Instant::now();
+/// Sends `upload` to the app at `base` as the photo app's form does, its body streamed from the pattern, asking
+/// for a JSON answer.
+pub async fn post_photo(
+    client: &reqwest::Client,
+    base: &str,
+    upload: &Upload,
+) -> reqwest::Result<reqwest::Response> {
     let body = reqwest::Body::wrap_stream(pattern_stream(upload.seed, upload.size, 64 * 1024));
     let part = Part::stream_with_length(body, upload.size)
         .file_name(upload.file_name.clone())
         .mime_str("image/png")
         .expect("a valid MIME type");
-    let sent = client
-        .post(format!("{}/upload", target.base))
+    client
+        .post(format!("{base}/upload"))
         .header(ACCEPT, "application/json")
         .multipart(Form::new().part("file", part))
         .send()
-        .await;
+        .await
+}
+
+/// Asks the app at `base` for `upload` under the name the app stores it.
+pub async fn get_photo(
+    client: &reqwest::Client,
+    base: &str,
+    upload: &Upload,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .get(format!("{base}/media/{}", stored_name(upload)))
+        .send()
+        .await
+}
+
+/// Uploads `upload` as the photo app's form does, asking for a JSON answer.
+pub async fn send(client: &reqwest::Client, target: Target<'_>, upload: &Upload) -> Record {
+    let started = Instant::now();
+    let sent = post_photo(client, target.base, upload).await;
     let mut record = Record::starting(target, Kind::Upload, upload, started);
     match sent {
         Err(e) => record.error = Some(format!("no answer: {e}")),
@@ -175,14 +197,13 @@ pub async fn send(client: &reqwest::Client, target: Target<'_>, upload: &Upload)
 pub async fn read(client: &reqwest::Client, target: Target<'_>, upload: &Upload) -> Record {
     let started = Instant::now();
     let mut record = Record::starting(target, Kind::Read, upload, started);
-    let url = format!("{}/media/{}", target.base, stored_name(upload));
-    match client.get(&url).send().await {
+    match get_photo(client, target.base, upload).await {
         Err(e) => record.error = Some(format!("no answer: {e}")),
         Ok(answer) => {
             record.status = Some(answer.status().as_u16());
             record.retry_after = retry_after(&answer);
             if answer.status() == reqwest::StatusCode::OK {
-                record.error = compare(answer, upload).await.err();
+                record.error = same_bytes(answer, upload).await.err();
             } else {
                 // The body of a refusal is short text; read it so the connection can be reused.
                 let _ = answer.bytes().await;
@@ -194,7 +215,7 @@ pub async fn read(client: &reqwest::Client, target: Target<'_>, upload: &Upload)
 }
 
 /// Checks that `answer`'s body is exactly `upload`'s pattern, chunk by chunk.
-async fn compare(answer: reqwest::Response, upload: &Upload) -> Result<(), String> {
+pub async fn same_bytes(answer: reqwest::Response, upload: &Upload) -> Result<(), String> {
     let mut offset = 0u64;
     let mut body = answer.bytes_stream();
     while let Some(chunk) = body.next().await {
