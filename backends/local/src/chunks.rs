@@ -5,7 +5,8 @@
 //! `preadv2` with `RWF_NOWAIT` answers `EAGAIN` instead of waiting for the disk, and only then does the read go to
 //! tokio's blocking pool. A hop to that pool costs two thread wake-ups per chunk, which for a small file served
 //! from memory is most of the cost of the request. A share (NFS) always reads on the pool: its page cache is
-//! revalidated over the network, which `RWF_NOWAIT` does not promise to avoid.
+//! revalidated over the network, which `RWF_NOWAIT` does not promise to avoid. Reads on the calling task count
+//! against tokio's cooperative budget, as tokio's own I/O does.
 
 use std::fs::File;
 use std::io::{self, IoSliceMut};
@@ -141,10 +142,18 @@ impl Stream for Chunks {
         if want == 0 {
             return Poll::Ready(None);
         }
+        // A read from the cache never waits, so it takes from the task's budget: a task that reads a large cached
+        // file with nothing else to wait for (hashing it) still gives its worker back now and then.
+        let coop = if this.read_on == ReadOn::CacheFirst {
+            Some(ready!(tokio::task::coop::poll_proceed(cx)))
+        } else {
+            None
+        };
         let mut buf = this.take_buffer(want);
-        if this.read_on == ReadOn::CacheFirst {
+        if let Some(coop) = coop {
             match read_cached(&this.file, &mut buf, this.pos) {
                 Ok(Some(got)) => {
+                    coop.made_progress();
                     // A part of the chunk in the cache is sent now; the rest is asked for next.
                     buf.truncate(got);
                     this.buf = buf;

@@ -278,3 +278,40 @@ async fn a_declared_md5_is_recorded_and_dropped_once_the_file_changes() {
     std::fs::write(s.local_path(&name).expect("path"), "other bytes!").expect("write in place");
     assert_eq!(s.stat(&name).await.expect("stat").content_md5, None);
 }
+
+/// A stream of a file in the page cache reads on the calling task, and still gives the worker back now and then
+/// (tokio's cooperative budget): on one thread, a task spawned by the reader runs before a 64 MiB cached file has
+/// been read to its end, though the reader awaits nothing but the stream.
+#[tokio::test(flavor = "current_thread")]
+async fn reading_a_cached_file_lets_other_tasks_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = storage(&dir, |_| {});
+    let size = 64 << 20;
+    let name = s
+        .save("big.bin", Bytes::from(vec![7u8; size]))
+        .await
+        .expect("save");
+    let reader = tokio::spawn(async move {
+        let mut stream = s.open(&name).await.expect("open").stream;
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = tokio::spawn({
+            let ran = Arc::clone(&ran);
+            async move { ran.store(true, std::sync::atomic::Ordering::SeqCst) }
+        });
+        let (mut read, mut ran_at) = (0, None);
+        while let Some(chunk) = stream.next().await {
+            read += chunk.expect("chunk").len();
+            if ran_at.is_none() && ran.load(std::sync::atomic::Ordering::SeqCst) {
+                ran_at = Some(read);
+            }
+        }
+        other.await.expect("the other task");
+        (read, ran_at)
+    });
+    let (read, ran_at) = reader.await.expect("reader");
+    assert_eq!(read, size);
+    assert!(
+        ran_at.is_some_and(|at| at < size),
+        "the other task ran only once the whole file was read: {ran_at:?}"
+    );
+}
