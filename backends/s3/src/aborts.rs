@@ -166,22 +166,32 @@ pub(crate) fn start(
     rx
 }
 
-/// Creates a multipart upload for `upload`'s bucket and key in a task of its own, counted by [`settle_aborts`] from
-/// the start: a save cancelled while the server is creating the upload (the request sent, its answer not yet read)
-/// would otherwise never learn the id, and leave the upload behind. When the save is gone by the time the id
-/// arrives, the task aborts the upload itself. Without a runtime it creates in place.
+/// Creates a multipart upload of `path` (in `bucket`) in a task of its own, counted by [`settle_aborts`] from the
+/// start, and returns it with the id the server gave it. A save cancelled while the server is creating the upload
+/// (the request sent, its answer not yet read) would otherwise never learn the id, and leave the upload behind:
+/// whichever side is left holding the id when the other is gone, the task or the dropped save, aborts it. Without
+/// a runtime it creates in place.
 pub(crate) async fn create(
     store: Arc<AmazonS3>,
     path: Path,
     options: object_store::PutMultipartOptions,
-    mut upload: UploadRef,
-) -> object_store::Result<String> {
+    bucket: &str,
+) -> object_store::Result<UploadRef> {
+    let mut upload = UploadRef {
+        bucket: bucket.to_owned(),
+        key: path.to_string(),
+        upload_id: "(being created)".to_owned(),
+    };
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return store.create_multipart_opts(&path, options).await;
+        upload.upload_id = store.create_multipart_opts(&path, options).await?;
+        return Ok(upload);
     };
     let (tx, rx) = oneshot::channel();
-    upload.upload_id = "(being created)".to_owned();
     let ticket = TRACKER.begin(upload.clone());
+    let mut waiting = Waiting {
+        rx,
+        orphan: Some((Arc::clone(&store), path.clone(), upload.clone())),
+    };
     runtime.spawn(async move {
         let ticket = ticket;
         let created = store.create_multipart_opts(&path, options).await;
@@ -193,12 +203,37 @@ pub(crate) async fn create(
         }
         ticket.finish(None);
     });
-    rx.await.unwrap_or_else(|_| {
+    let created = (&mut waiting.rx).await;
+    let (_, _, mut upload) = waiting.orphan.take().expect("taken once, here");
+    upload.upload_id = created.unwrap_or_else(|_| {
         Err(object_store::Error::Generic {
             store: "S3",
             source: "the task creating the multipart upload was dropped".into(),
         })
-    })
+    })?;
+    Ok(upload)
+}
+
+/// The save's end of a creation. Dropped before it received the id (the save cancelled, even after the task had
+/// handed the id over), it closes the channel and aborts the upload whose id arrived, if one did: once closed,
+/// the id is either in the channel, for this guard, or back with the task, which aborts it.
+struct Waiting {
+    rx: oneshot::Receiver<object_store::Result<String>>,
+    /// Where the upload is, until the id is received.
+    orphan: Option<(Arc<AmazonS3>, Path, UploadRef)>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let Some((store, path, mut upload)) = self.orphan.take() else {
+            return;
+        };
+        self.rx.close();
+        if let Ok(Ok(id)) = self.rx.try_recv() {
+            upload.upload_id = id;
+            drop(start(store, path, upload, Parts::new()));
+        }
+    }
 }
 
 /// Why an abort that no save waited for did not happen.
@@ -294,5 +329,62 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.end(Some(Err(Unheard::NoRuntime)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose requests are refused at once: a loopback port nobody listens on, no retries.
+    fn refused_client() -> Arc<AmazonS3> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(format!("http://127.0.0.1:{port}"))
+            .with_allow_http(true)
+            .with_bucket_name("media")
+            .with_region("garage")
+            .with_access_key_id("GKtest")
+            .with_secret_access_key("not-a-secret")
+            .with_retry(object_store::RetryConfig {
+                max_retries: 0,
+                retry_timeout: Duration::from_secs(5),
+                ..object_store::RetryConfig::default()
+            })
+            .build()
+            .expect("a client");
+        Arc::new(store)
+    }
+
+    /// The creating task handed the id over, and the save was dropped before it read it: the save's dropped end
+    /// aborts the upload. (The port refuses the abort, so the upload is reported as left, by its id.)
+    #[tokio::test]
+    async fn an_id_handed_to_a_save_dropped_before_reading_it_is_aborted() {
+        let path = Path::from("media/late.bin");
+        let upload = UploadRef {
+            bucket: "media".into(),
+            key: path.to_string(),
+            upload_id: "(being created)".into(),
+        };
+        let (tx, rx) = oneshot::channel();
+        let waiting = Waiting {
+            rx,
+            orphan: Some((refused_client(), path, upload)),
+        };
+        tx.send(Ok("late-id".to_owned()))
+            .expect("the save still holds its end");
+        drop(waiting);
+        let settled = settle_aborts(Duration::from_secs(10)).await;
+        assert!(
+            settled.left.iter().any(|e| matches!(
+                e,
+                AbortError::Failed { upload, .. } if upload.upload_id == "late-id"
+            )),
+            "{settled:?}"
+        );
     }
 }

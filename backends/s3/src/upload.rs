@@ -87,17 +87,11 @@ pub(crate) async fn multipart(
     first: PutPayload,
     rest: ByteStream<'_>,
 ) -> Result<PutResult, Failed> {
-    // The id is the server's answer; `aborts::create` names the upload "(being created)" until then.
-    let mut upload_ref = UploadRef {
-        bucket: plan.bucket.to_owned(),
-        key: plan.path.to_string(),
-        upload_id: String::new(),
-    };
-    upload_ref.upload_id = crate::aborts::create(
+    let upload_ref = crate::aborts::create(
         Arc::clone(plan.store),
         plan.path.clone(),
         plan.options,
-        upload_ref.clone(),
+        plan.bucket,
     )
     .await
     .map_err(UploadError::Create)?;
