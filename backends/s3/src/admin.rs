@@ -16,6 +16,29 @@ pub(crate) struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    /// A 2xx status.
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error for `what` (`create`, `list uploads of`) the server refused, with the status and the start of
+    /// the answer.
+    pub(crate) fn refused(&self, config: &S3Config, what: &str) -> Error {
+        Error::Backend {
+            backend: "s3",
+            message: format!(
+                "cannot {what} bucket `{}` at {}: HTTP {} {}",
+                config.bucket,
+                config.endpoint_shown(),
+                self.status,
+                short(&self.body)
+            ),
+            source: None,
+        }
+    }
+}
+
 /// Sends a signed `method` request for the bucket itself (`query` such as `policy`, or empty) with `body`.
 pub(crate) async fn bucket_request(
     store: &AmazonS3,

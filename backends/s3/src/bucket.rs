@@ -44,18 +44,8 @@ impl S3Storage {
                 let answer =
                     bucket_request(&self.store, &self.http, config, Method::PUT, "", body).await?;
                 // 409: created meanwhile by another server, which is what was wanted.
-                if !(200..300).contains(&answer.status) && answer.status != 409 {
-                    return Err(Error::Backend {
-                        backend: "s3",
-                        message: format!(
-                            "cannot create bucket `{}` at {}: HTTP {} {}",
-                            config.bucket,
-                            config.endpoint_shown(),
-                            answer.status,
-                            short(&answer.body)
-                        ),
-                        source: None,
-                    });
+                if !answer.is_success() && answer.status != 409 {
+                    return Err(answer.refused(config, "create"));
                 }
             }
             Err(e) => return Err(self.error("list", "", e)),
@@ -71,7 +61,7 @@ impl S3Storage {
                 policy.into(),
             )
             .await?;
-            if !(200..300).contains(&answer.status) {
+            if !answer.is_success() {
                 return Err(Error::Backend {
                     backend: "s3",
                     message: format!(

@@ -439,13 +439,11 @@ impl BackendConfig for S3Config {
         for (option, value) in options {
             if option == "secure" {
                 if scheme != "minio" {
-                    return Err(ConfigError::InvalidValue {
-                        option: option.clone(),
-                        value: value.clone(),
-                        expected:
-                            "nothing: `secure` is for minio: URLs; give s3: an https:// endpoint"
-                                .into(),
-                    });
+                    return Err(invalid_value(
+                        option,
+                        value,
+                        "nothing: `secure` is for minio: URLs; give s3: an https:// endpoint",
+                    ));
                 }
                 continue;
             }

@@ -29,7 +29,8 @@ mod write;
 pub use crate::aborts::{AbortError, SettledAborts, UploadRef, settle_aborts};
 pub use crate::config::{
     ConditionalPut, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PART_SIZE, DEFAULT_READ_TIMEOUT,
-    DEFAULT_RETRIES, DEFAULT_RETRY_TIMEOUT, MIN_PART_SIZE, S3_OPTIONS, S3Config, Secret,
+    DEFAULT_RETRIES, DEFAULT_RETRY_TIMEOUT, DEFAULT_UPLOAD_CONCURRENCY, MIN_PART_SIZE, S3_OPTIONS,
+    S3Config, Secret,
 };
 pub use crate::credentials::MissingCredentials;
 pub use crate::storage::S3Storage;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use storages_core::{Error, Result};
 
 use crate::S3Config;
-use crate::admin::{Answer, bucket_request, object_request, query_string, short};
+use crate::admin::{bucket_request, object_request, query_string};
 use crate::storage::S3Storage;
 
 /// Aborts in flight at once when cleaning incomplete uploads.
@@ -89,8 +89,8 @@ pub(crate) async fn list(
             bytes::Bytes::new(),
         )
         .await?;
-        if !(200..300).contains(&answer.status) {
-            return Err(refused(config, "list the multipart uploads in", answer));
+        if !answer.is_success() {
+            return Err(answer.refused(config, "list the multipart uploads in"));
         }
         let page = parse_page(&answer.body).map_err(|why| Error::Backend {
             backend: "s3",
@@ -141,10 +141,9 @@ pub(crate) async fn abort(
     match answer.status {
         200..300 => Ok(true),
         404 => Ok(false),
-        _ => Err(refused(
+        _ => Err(answer.refused(
             config,
             &format!("abort multipart upload {upload_id} of `{key}` in"),
-            answer,
         )),
     }
 }
@@ -198,21 +197,6 @@ impl S3Storage {
             .aborted
             .sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
         Ok(report)
-    }
-}
-
-/// The error for a request the server refused, with its status and the start of its answer.
-fn refused(config: &S3Config, what: &str, answer: Answer) -> Error {
-    Error::Backend {
-        backend: "s3",
-        message: format!(
-            "cannot {what} bucket `{}` at {}: HTTP {} {}",
-            config.bucket,
-            config.endpoint_shown(),
-            answer.status,
-            short(&answer.body)
-        ),
-        source: None,
     }
 }
 

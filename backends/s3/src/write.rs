@@ -208,9 +208,7 @@ impl S3Storage {
         .await;
         match answer {
             // A copy can fail after its 200 has been sent: the body then holds an <Error>.
-            Ok(answer)
-                if (200..300).contains(&answer.status) && !answer.body.contains("<Error>") =>
-            {
+            Ok(answer) if answer.is_success() && !answer.body.contains("<Error>") => {
                 copied_etag(&answer.body).or(etag)
             }
             _ => etag,
