@@ -106,8 +106,8 @@ async fn stored_md5(target: &dyn Storage, stored: &Metadata, local: bool) -> Opt
     None
 }
 
-/// The MD5 of what `item` would copy, read from its body: asked for first where the source is a remote storage
-/// (one `stat` finds the MD5 an S3 write records), read otherwise.
+/// The MD5 of what `item` would copy, read from its body: asked for first where the source has no files on this
+/// machine (one `stat` finds the MD5 an S3 write records, or memory keeps), read otherwise.
 async fn source_md5(item: &Item) -> Result<Md5> {
     match &item.body {
         Body::Bytes(bytes) => Ok(Md5::of(bytes)),

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use storages_core::naming::{Alternatives, Claim};
-use storages_core::{Error, Name, Storage};
+use storages_core::{Error, Name, Storage, StorageExt};
 
 use super::Body;
 use super::upload::{UploadError, UploadOptions};
@@ -118,9 +118,9 @@ pub async fn direct_upload_response(
 async fn free_name(storage: &dyn Storage, name: Name, max_len: usize) -> Result<Name, UploadError> {
     let checked = Alternatives::new(name.clone(), max_len)
         .first_free_async(|candidate| async move {
-            match storage.stat(&candidate).await {
-                Ok(_) => Ok(Claim::Taken),
-                Err(e) if e.is_not_found() => Ok(Claim::Done(Ok(candidate))),
+            match storage.exists(&candidate).await {
+                Ok(true) => Ok(Claim::Taken),
+                Ok(false) => Ok(Claim::Done(Ok(candidate))),
                 // A failed check ends the search and is reported with the candidate checked.
                 Err(e) => Ok(Claim::Done(Err((candidate, e)))),
             }

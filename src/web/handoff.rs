@@ -17,19 +17,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use storages_core::{Name, Storage};
 
 use super::Delivery;
-
-/// What stays literal in a handed-off path: the URI's unreserved characters and the separator (a name is encoded
-/// as every URL encodes it, by `storages_core::public_url`).
-const LITERAL: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
 
 /// Which front server takes the file, and how it is named to it. Build one with [`HandOff::x_accel_redirect`] or
 /// [`HandOff::x_sendfile`], or parse a [`Delivery`] from text.
@@ -123,7 +113,7 @@ impl HandOff {
                 let path = storage
                     .local_path(name)
                     .ok_or_else(|| self.no_local_paths(storage))?;
-                percent_encode(path.as_os_str().as_bytes(), LITERAL).to_string()
+                storages_core::encode_path(path.as_os_str().as_bytes())
             }
         };
         // Percent-encoded text is visible ASCII, always a valid header value.

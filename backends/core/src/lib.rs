@@ -44,7 +44,7 @@ pub use crate::storage::{
     Capabilities, CommonOptions, DirectUpload, GetResult, Listing, PutMode, Storage, UrlOptions,
     copy_by_streaming,
 };
-pub use crate::url::{encode_name, public_url};
+pub use crate::url::{encode_name, encode_path, public_url};
 
 // Re-exported for backends and for the conformance macro's expansion.
 pub use async_trait::async_trait;

@@ -1,6 +1,6 @@
 //! Public URLs: the base URL and the percent-encoded name, built without I/O.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode, utf8_percent_encode};
 
 use crate::Name;
 
@@ -22,6 +22,13 @@ pub fn encode_name(name: &Name) -> String {
         out.extend(utf8_percent_encode(segment, SEGMENT));
     }
     out
+}
+
+/// A path as bytes (a file's, which need not be UTF-8) percent-encoded by the same rule as a name's segments, its
+/// `/` kept: what a front server given a path in a header (`X-Sendfile`) decodes.
+pub fn encode_path(path: &[u8]) -> String {
+    const PATH: &AsciiSet = &SEGMENT.remove(b'/');
+    percent_encode(path, PATH).to_string()
 }
 
 /// `base` followed by the encoded `name`, with exactly one `/` between them.
@@ -48,6 +55,14 @@ mod tests {
         assert_eq!(
             public_url("https://cdn.example.com/m", &name),
             "https://cdn.example.com/m/a%20b/c%23d%3Fe%25f/%C3%A9.txt"
+        );
+    }
+
+    #[test]
+    fn paths_are_encoded_as_names_are_with_their_separators_kept() {
+        assert_eq!(
+            encode_path(b"/srv/media/a b/c#d?e%f/\xc3\xa9\xff.txt"),
+            "/srv/media/a%20b/c%23d%3Fe%25f/%C3%A9%FF.txt"
         );
     }
 }
