@@ -5,6 +5,7 @@
 //! Exit status: 0 on success, 1 when the storage fails (one line on stderr says why), 2 on bad usage (unknown
 //! command or option, an invalid settings URL or alias, an invalid name).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -250,6 +251,9 @@ async fn settle(within: Duration) -> String {
 }
 
 async fn execute(command: Command) -> Result<(), Failure> {
+    // Every command names its storages by settings URL or alias: the configuration is read once.
+    let aliases = configured_urls(std::env::vars())?;
+    let open = |arg: &str| open_in(arg, &aliases);
     match command {
         Command::Ls {
             storage,
@@ -282,11 +286,11 @@ async fn execute(command: Command) -> Result<(), Failure> {
             println!("{}", storage.url(&name, &options).await?);
             Ok(())
         }
-        Command::Check { storages } => check(storages).await,
+        Command::Check { storages } => check(storages, &aliases).await,
         Command::Clean {
             storage,
             older_than,
-        } => clean(&storage, older_than).await,
+        } => clean(&storage, older_than, &aliases).await,
         Command::Collectstatic(args) => {
             crate::collectstatic::run(&args, &*open(&args.to)?).await?;
             Ok(())
@@ -307,11 +311,10 @@ async fn execute(command: Command) -> Result<(), Failure> {
 }
 
 /// Opens only the storage named on the command line (other aliases are neither parsed nor touched).
-fn open(arg: &str) -> Result<Arc<dyn Storage>, Failure> {
-    let aliases = configured_urls(std::env::vars())?;
+fn open_in(arg: &str, aliases: &BTreeMap<String, String>) -> Result<Arc<dyn Storage>, Failure> {
     // An unknown alias on the command line says that a settings URL would do too.
-    UrlOrAlias::new(arg).url(&aliases)?;
-    Ok(open_one(arg, &aliases)?)
+    UrlOrAlias::new(arg).url(aliases)?;
+    Ok(open_one(arg, aliases)?)
 }
 
 async fn ls(storage: &dyn Storage, prefix: Option<&str>, long: bool) -> Result<(), Failure> {
@@ -451,9 +454,12 @@ async fn get(storage: &dyn Storage, name: &str, file: Option<&Path>) -> Result<(
 
 /// Cleaning is the backend's ([`Settings::clean`]); this prints what it removed, then how many, and reports entries
 /// it could not handle as `FAIL` lines and exit status 1. Never creates a root.
-async fn clean(arg: &str, older_than: Duration) -> Result<(), Failure> {
-    let aliases = configured_urls(std::env::vars())?;
-    let settings = Settings::parse(UrlOrAlias::new(arg).url(&aliases)?)?;
+async fn clean(
+    arg: &str,
+    older_than: Duration,
+    aliases: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let settings = Settings::parse(UrlOrAlias::new(arg).url(aliases)?)?;
     let Some(Cleaned {
         kind,
         removed,
@@ -502,8 +508,7 @@ async fn clean(arg: &str, older_than: Duration) -> Result<(), Failure> {
     }
 }
 
-async fn check(args: Vec<String>) -> Result<(), Failure> {
-    let aliases = configured_urls(std::env::vars())?;
+async fn check(args: Vec<String>, aliases: &BTreeMap<String, String>) -> Result<(), Failure> {
     let labels: Vec<String> = if args.is_empty() {
         aliases.keys().cloned().collect()
     } else {
@@ -513,7 +518,7 @@ async fn check(args: Vec<String>) -> Result<(), Failure> {
     for arg in labels {
         // A URL given on the command line is its own label; secrets in it are masked like everywhere else.
         let label = UrlOrAlias::new(&arg).alias().unwrap_or("-").to_owned();
-        let url = match UrlOrAlias::new(&arg).url(&aliases) {
+        let url = match UrlOrAlias::new(&arg).url(aliases) {
             Ok(url) => url,
             Err(e) => {
                 let (Failure::Usage(why) | Failure::Storage(why)) = e.into();
@@ -522,7 +527,7 @@ async fn check(args: Vec<String>) -> Result<(), Failure> {
                 continue;
             }
         };
-        let outcome = match open_one(url, &aliases) {
+        let outcome = match open_one(url, aliases) {
             Err(e) => Err(e.to_string()),
             Ok(storage) => storage.check().await.map_err(|e| e.to_string()),
         };
