@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rustix::fs::{AtFlags, Mode, OFlags, Statx};
 use rustix::io::Errno;
-use storages_core::naming::Claim;
+use storages_core::naming::{Alternatives, Claim};
 use storages_core::{Error, Md5, Metadata, Name, PutMode, Result};
 
 use crate::paths::TEMP_PREFIX;
@@ -349,29 +349,39 @@ impl WriteJob {
                 temp.committed();
                 Ok(self.name.clone())
             }
+            // Taken: `AlreadyExists` naming the name.
             PutMode::Create => {
-                self.link(temp, &self.name, stat)?;
-                Ok(self.name.clone())
+                self.link_first_free(temp, stat, &Alternatives::exactly(self.name.clone()))
             }
-            PutMode::CreateUnique(alternatives) => alternatives.first_free(|candidate| {
-                if candidate.parent() != self.name.parent() {
-                    // Alternatives only ever change the last segment; anything else would need another directory.
-                    return Err(Error::Backend {
-                        backend: self.hooks.backend,
-                        message: format!(
-                            "alternative `{candidate}` of `{}` moved to another directory",
-                            self.name
-                        ),
-                        source: None,
-                    });
-                }
-                match self.link(temp, &candidate, stat) {
-                    Err(e) if e.is_already_exists() => Ok(Claim::Taken),
-                    Err(e) => Err(e),
-                    Ok(()) => Ok(Claim::Done(candidate)),
-                }
-            }),
+            PutMode::CreateUnique(alternatives) => self.link_first_free(temp, stat, alternatives),
         }
+    }
+
+    /// Links the finished temporary file under the first of `alternatives` that is free.
+    fn link_first_free(
+        &self,
+        temp: &mut Temp,
+        stat: &Statx,
+        alternatives: &Alternatives,
+    ) -> Result<Name> {
+        alternatives.first_free(|candidate| {
+            if candidate.parent() != self.name.parent() {
+                // Alternatives only ever change the last segment; anything else would need another directory.
+                return Err(Error::Backend {
+                    backend: self.hooks.backend,
+                    message: format!(
+                        "alternative `{candidate}` of `{}` moved to another directory",
+                        self.name
+                    ),
+                    source: None,
+                });
+            }
+            match self.link(temp, &candidate, stat) {
+                Err(e) if e.is_already_exists() => Ok(Claim::Taken),
+                Err(e) => Err(e),
+                Ok(()) => Ok(Claim::Done(candidate)),
+            }
+        })
     }
 }
 
