@@ -84,7 +84,7 @@ impl Chunks {
         let mut buf = self.take_buffer(want);
         let got = read_cached(&self.file, &mut buf, self.pos)?;
         self.buf = buf;
-        if got == Some(want) {
+        if matches!(got, Cached::Read(n) if n == want) {
             self.ready = Some(self.advance(want));
             Ok(true)
         } else {
@@ -152,14 +152,16 @@ impl Stream for Chunks {
         let mut buf = this.take_buffer(want);
         if let Some(coop) = coop {
             match read_cached(&this.file, &mut buf, this.pos) {
-                Ok(Some(got)) => {
+                Ok(Cached::Read(got)) => {
                     coop.made_progress();
                     // A part of the chunk in the cache is sent now; the rest is asked for next.
                     buf.truncate(got);
                     this.buf = buf;
                     return Poll::Ready(Some(Ok(this.advance(got))));
                 }
-                Ok(None) => {}
+                Ok(Cached::No) => {}
+                // Not asked again for the rest of this file.
+                Ok(Cached::Unknown) => this.read_on = ReadOn::Pool,
                 Err(e) => return this.fail(e),
             }
         }
@@ -193,9 +195,18 @@ fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     })
 }
 
-/// Reads into `buf` from `offset` what the page cache holds, without waiting for the disk: `Some(n)` with `n > 0`
-/// bytes read, `None` when the first of them is not cached (or the filesystem cannot say).
-fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<Option<usize>> {
+/// What the page cache had for a read.
+enum Cached {
+    /// This many bytes (more than 0), read.
+    Read(usize),
+    /// Not the first of them.
+    No,
+    /// The filesystem or kernel cannot say (no `RWF_NOWAIT`).
+    Unknown,
+}
+
+/// Reads into `buf` from `offset` what the page cache holds, without waiting for the disk.
+fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<Cached> {
     loop {
         match rustix::io::preadv2(
             file,
@@ -209,10 +220,10 @@ fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<Option<us
                     "the file got shorter while it was being read",
                 ));
             }
-            Ok(n) => return Ok(Some(n)),
+            Ok(n) => return Ok(Cached::Read(n)),
             Err(Errno::INTR) => {}
-            // EAGAIN: not cached; EOPNOTSUPP/EINVAL: a filesystem or kernel without RWF_NOWAIT.
-            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => return Ok(None),
+            Err(Errno::AGAIN) => return Ok(Cached::No),
+            Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => return Ok(Cached::Unknown),
             Err(e) => return Err(e.into()),
         }
     }
@@ -268,9 +279,8 @@ mod tests {
         // Clean pages dropped from the cache: a read that must not wait says so.
         rustix::fs::fadvise(&f, 0, None, Advice::DontNeed).expect("fadvise");
         let mut probe = vec![0; 16];
-        assert_eq!(
-            read_cached(&f, &mut probe, 0).expect("read"),
-            None,
+        assert!(
+            matches!(read_cached(&f, &mut probe, 0).expect("read"), Cached::No),
             "evicted pages are not read without waiting"
         );
         let mut chunks = Chunks::new(f, 0..content.len() as u64, ReadOn::CacheFirst);

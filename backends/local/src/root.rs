@@ -56,6 +56,9 @@ pub(crate) struct Root {
     /// Cleared the first time the filesystem or kernel turns out to lack `O_TMPFILE` (or the process may not link
     /// such a file), so later writes go straight to named temporary files.
     tmpfile: AtomicBool,
+    /// Cleared the first time the kernel turns out not to know `RESOLVE_CACHED` (before 5.12), so later reads go
+    /// straight to the blocking pool instead of failing one `openat2` each.
+    cached: AtomicBool,
 }
 
 /// A handle of the root for one operation.
@@ -85,6 +88,7 @@ impl Root {
             held: hold.then_some(fd),
             resolution,
             tmpfile: AtomicBool::new(true),
+            cached: AtomicBool::new(true),
         })
     }
 
@@ -147,7 +151,7 @@ impl Root {
     /// or when this root is not held or not resolved by `openat2` (the caller then opens on the blocking pool).
     pub fn beneath_cached(&self, rel: &str, flags: OFlags, shown: &str) -> Option<Result<OwnedFd>> {
         let held = self.held.as_ref()?;
-        if self.resolution != Resolution::Beneath {
+        if self.resolution != Resolution::Beneath || !self.cached.load(Ordering::Relaxed) {
             return None;
         }
         match rustix::fs::openat2(
@@ -157,8 +161,12 @@ impl Root {
             Mode::empty(),
             ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS | ResolveFlags::CACHED,
         ) {
-            // EINVAL: a kernel before 5.12, which does not know RESOLVE_CACHED.
-            Err(Errno::AGAIN | Errno::INVAL) => None,
+            Err(Errno::AGAIN) => None,
+            // A kernel before 5.12, which does not know RESOLVE_CACHED.
+            Err(Errno::INVAL) => {
+                self.cached.store(false, Ordering::Relaxed);
+                None
+            }
             other => Some(other.map_err(|e| resolve_error(e, shown))),
         }
     }

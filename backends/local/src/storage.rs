@@ -224,18 +224,18 @@ impl Storage for LocalStorage {
     }
 
     async fn get(&self, name: &Name, range: Option<ByteRange>) -> Result<GetResult> {
-        if self.reads_cache_first() {
+        let read_on = if self.reads_cache_first() {
+            ReadOn::CacheFirst
+        } else {
+            ReadOn::Pool
+        };
+        if read_on == ReadOn::CacheFirst {
             if let Some(got) = read::open_cached(&self.root, name, range) {
                 return got;
             }
         }
         let (root, name) = (Arc::clone(&self.root), name.clone());
         let retries = self.hooks.stale_retries;
-        let read_on = if self.reads_cache_first() {
-            ReadOn::CacheFirst
-        } else {
-            ReadOn::Pool
-        };
         self.blocking(move || read::open(&root, &name, range, retries, read_on))
             .await
     }
