@@ -105,10 +105,13 @@ impl HandOff {
         storage: &dyn Storage,
         name: &Name,
     ) -> Result<(HeaderName, HeaderValue), DeliveryError> {
-        // nginx's alias names the same directory as the storage's root: there must be one.
-        self.check(storage)?;
         let value = match &self.header {
-            Header::XAccelRedirect { prefix } => storages_core::public_url(prefix, name),
+            Header::XAccelRedirect { prefix } => {
+                // nginx's alias names the same directory as the storage's root: there must be one.
+                self.check(storage)?;
+                storages_core::public_url(prefix, name)
+            }
+            // A storage without local paths gives none.
             Header::XSendfile => {
                 let path = storage
                     .local_path(name)

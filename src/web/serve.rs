@@ -385,13 +385,19 @@ impl Parts<'_> {
         if let Some(last_modified) = validators.last_modified_header() {
             headers.insert(header::LAST_MODIFIED, last_modified);
         }
-        if let Some(cache_control) = self.options.cache_control_for(self.storage, self.requested) {
-            headers.insert(header::CACHE_CONTROL, cache_control);
-        }
+        self.policy_headers(headers);
         if !self.options.precompressed.is_empty() {
             headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         }
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+
+    /// What every answer about the file says, a handed-off one included: how long it may be cached, and that its
+    /// type is not to be guessed.
+    fn policy_headers(&self, headers: &mut HeaderMap) {
+        if let Some(cache_control) = self.options.cache_control_for(self.storage, self.requested) {
+            headers.insert(header::CACHE_CONTROL, cache_control);
+        }
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -470,13 +476,7 @@ async fn handed_off(
     let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
     parts.content_type_headers(headers, &meta, None);
-    if let Some(cache_control) = options.cache_control_for(storage, name) {
-        headers.insert(header::CACHE_CONTROL, cache_control);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    parts.policy_headers(headers);
     headers.insert(header, value);
     response
 }
