@@ -84,15 +84,11 @@ pub fn redact(url: &str, rules: &[UrlRules]) -> String {
     let parts: Vec<String> = query
         .split('&')
         .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = pair.split_once('=').map_or(pair, |(key, _)| key);
             // Decoded, as the parser reads them: `aws_s%65cret_access_key` is a secret option too.
-            let decode = |s: &str| -> String {
-                form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            let (key_decoded, value_decoded) = (decode(key), decode(value));
+            let (key_decoded, value_decoded) = form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .unwrap_or_default();
             let shown = if is_known_option(&key_decoded, rules) || value_decoded.is_empty() {
                 shown_value(&key_decoded, &value_decoded)
             } else {
