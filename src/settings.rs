@@ -303,3 +303,21 @@ impl fmt::Debug for Settings {
             .finish()
     }
 }
+
+#[cfg(all(test, feature = "local", feature = "nfs", feature = "s3"))]
+mod tests {
+    /// The facade routes a URL by the schemes its `backends!` lines name; each backend reads those its
+    /// `BackendConfig::URL` names. The two lists agree, or a scheme would reach no backend.
+    #[test]
+    fn the_schemes_routed_are_the_schemes_the_backends_read() {
+        let mut read: Vec<&str> = super::rules()
+            .iter()
+            .flat_map(|rules| rules.schemes.iter().copied())
+            .chain(["mirror"])
+            .collect();
+        read.sort_unstable();
+        let mut routed = super::SCHEMES.to_vec();
+        routed.sort_unstable();
+        assert_eq!(routed, read);
+    }
+}
