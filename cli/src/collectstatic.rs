@@ -8,7 +8,7 @@ use storages::collect::{Clear, CollectError, CollectOptions, Report, Source, col
 use storages::statics::Encoding;
 use storages::transfer::Progress;
 
-use crate::terminal::{Bar, confirmation, shown};
+use crate::terminal::{Bar, confirmation};
 
 /// Publish static assets to a storage as Django's collectstatic does, skipping files whose content is already
 /// there; with --manifest, hashed copies and staticfiles.json as Django's ManifestStaticFilesStorage writes them.
@@ -91,7 +91,7 @@ pub async fn run(args: &CollectstaticArgs, target: &dyn Storage) -> Result<Repor
     let bar = Bar::on_terminal().map(Arc::new);
     options.progress = bar.clone().map(|bar| bar as Arc<dyn Progress>);
     if !args.no_input {
-        options.confirm = Some(confirmation("collectstatic", shown(&args.to), bar));
+        options.confirm = Some(confirmation("collectstatic", &args.to, bar));
     }
     let report = collect(&args.sources, target, &options).await?;
     let mut out = std::io::stdout().lock();

@@ -7,7 +7,7 @@ use storages::Storage;
 use storages::sync::{SyncError, SyncOptions, SyncReport, sync};
 use storages::transfer::Progress;
 
-use crate::terminal::{Bar, confirmation, shown};
+use crate::terminal::{Bar, confirmation};
 
 /// Make DST hold every file of SRC, for any pair of storages: files already there with the same size and content
 /// MD5 are skipped, the others streamed in parallel with their Content-Type and Cache-Control. Each copy is
@@ -73,7 +73,7 @@ pub async fn run(
     let bar = Bar::on_terminal().map(Arc::new);
     options.progress = bar.clone().map(|bar| bar as Arc<dyn Progress>);
     if !args.no_input {
-        options.confirm = Some(confirmation("sync", shown(&args.dst), bar));
+        options.confirm = Some(confirmation("sync", &args.dst, bar));
     }
     let report = sync(source, target, &options).await?;
     let mut out = std::io::stdout().lock();

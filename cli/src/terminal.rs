@@ -97,9 +97,10 @@ impl Progress for Bar {
     }
 }
 
-/// The confirmation `command` asks before deleting from the storage `shown`, with the bar (if any) hidden while
-/// it asks.
-pub fn confirmation(command: &'static str, shown: String, bar: Option<Arc<Bar>>) -> Confirm {
+/// The confirmation `command` asks before deleting from `storage` (the argument naming it, shown as an alias in
+/// backquotes or a settings URL with its secrets masked), with the bar (if any) hidden while it asks.
+pub fn confirmation(command: &'static str, storage: &str, bar: Option<Arc<Bar>>) -> Confirm {
+    let shown = UrlOrAlias::new(storage).shown();
     Arc::new(move |count| match &bar {
         Some(bar) => bar.bar.suspend(|| confirm_deletion(command, &shown, count)),
         None => confirm_deletion(command, &shown, count),
@@ -123,9 +124,4 @@ fn confirm_deletion(command: &str, shown: &str, count: usize) -> bool {
     let mut answer = String::new();
     let read = std::io::stdin().lock().read_line(&mut answer);
     read.is_ok() && answer.trim() == "yes"
-}
-
-/// A storage argument as messages may show it: an alias in backquotes, a settings URL with its secrets masked.
-pub fn shown(arg: &str) -> String {
-    UrlOrAlias::new(arg).shown()
 }

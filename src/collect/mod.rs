@@ -433,7 +433,9 @@ async fn publish(
             kind: Kind::Original,
         });
     }
-    if options.manifest && !file.adjustable {
+    // CSS and JS get their hashed copies after post-processing; every other file gets its copy here.
+    let hashed_here = options.manifest && !file.adjustable;
+    if hashed_here {
         let hashed = postprocess::hashed_name_of(file.name.as_str(), &file.md5);
         outputs.push(hashed_copy(&file, &hashed, (file.size, file.md5), body)?);
     }
@@ -441,10 +443,7 @@ async fn publish(
     // Where files keep no Cache-Control of their own (a filesystem), the hashed copy is the original's bytes under
     // a second name: a copy within the target (a hard link on file:/nfs:), made after the original is stored.
     // Elsewhere it is sent, so that it keeps its own Cache-Control (immutable), which a copy would not set.
-    let copy = options.manifest
-        && !file.adjustable
-        && !options.keep_only_hashed
-        && !run.target.capabilities().cache_control;
+    let copy = hashed_here && !options.keep_only_hashed && !run.target.capabilities().cache_control;
     let mut done = Tally::default();
     if copy {
         for output in &mut outputs {
