@@ -7,11 +7,15 @@
 //! Every load is `wrk` (one thread, 32 connections, 5 s) on loopback. The two sides of a comparison run in
 //! alternating order, round after round, and each side's median round is printed with the ratio and the aim.
 //!
-//! - serving: 4 KiB and 1 MiB files from a local storage through the axum adapter (`serve_storage`) against
-//!   tower-http's `ServeDir` over the same directory, both on `axum::serve` in this process.
+//! - serving: a real tree first (the corpus's mid-sized cut, `common::corpus::mid_sized`: every file of 4 KiB to
+//!   1 MiB in Django's admin and the npm packages' published folders, about 5,000 files and 180 MB; each request
+//!   asks for the next file, round the whole tree, through a `wrk` script), then 4 KiB and 1 MiB files (the
+//!   issue's fixed sizes), from a local storage through the axum adapter (`serve_storage`) against tower-http's
+//!   `ServeDir` over the same directory, both on `axum::serve` in this process.
 //! - nginx: the photo apps (`examples/photos.rs` and `photos_actix.rs`, built in this profile, media in that
 //!   directory, each with two workers) against nginx (`nginx-light`, one worker process, `sendfile on`) serving the
-//!   same files from the same directory, as the server people put in front of media. Our floor: nginx hands the
+//!   same files from the same directory (the real tree, then the fixed sizes), as the server people put in front
+//!   of media. Our floor: nginx hands the
 //!   page cache to the socket with `sendfile`, while a framework's body is bytes in memory, so every byte is
 //!   copied out of the cache and into the socket (two copies nginx does not make).
 //! - upload: a 1 GiB file through the photo app, posted as a multipart form streamed from the file, against
@@ -75,11 +79,17 @@ fn main() -> BenchResult<()> {
     let runs = |part: &str| only.is_empty() || only == part;
     let dir = tmp.path().join("served");
     write_served(&dir)?;
+    // The real tree is fetched (once, then cached) only to measure.
+    let tree = if measuring {
+        Some(Tree::link_into(&dir, tmp.path())?)
+    } else {
+        None
+    };
     if runs("serving") {
-        runtime.block_on(serving(scale, &dir))?;
+        runtime.block_on(serving(scale, &dir, tree.as_ref()))?;
     }
     if runs("nginx") {
-        runtime.block_on(behind_nginx(scale, &dir, tmp.path()))?;
+        runtime.block_on(behind_nginx(scale, &dir, tmp.path(), tree.as_ref()))?;
     }
     if runs("upload") {
         runtime.block_on(upload(scale, tmp.path()))?;
@@ -111,6 +121,93 @@ fn write_served(dir: &Path) -> BenchResult<()> {
     Ok(())
 }
 
+/// The real tree, linked under the served directory as `tree/`, and the `wrk` script that asks for each of its
+/// files in turn under a mount point.
+struct Tree {
+    files: usize,
+    bytes: u64,
+    /// Each file's path under `tree/`, percent-encoded as a URL's.
+    paths: Vec<String>,
+    work: PathBuf,
+}
+
+impl Tree {
+    fn link_into(dir: &Path, work: &Path) -> BenchResult<Self> {
+        let (cut, _, _) = common::corpus::mid_sized()?;
+        let status = Command::new("cp")
+            .arg("-al")
+            .arg(&cut)
+            .arg(dir.join("tree"))
+            .status()?;
+        if !status.success() {
+            return Err(format!("cp -al {} failed", cut.display()).into());
+        }
+        let (mut files, mut bytes, mut paths) = (0, 0, Vec::new());
+        let mut stack = vec![PathBuf::new()];
+        while let Some(rel) = stack.pop() {
+            for entry in std::fs::read_dir(dir.join("tree").join(&rel))? {
+                let entry = entry?;
+                let path = rel.join(entry.file_name());
+                if entry.file_type()?.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                // The cut's own marker is no asset; a name a storage would refuse is not asked for.
+                if path.as_os_str() == ".complete" {
+                    continue;
+                }
+                let Ok(name) = storages::Name::new(format!("tree/{}", path.display())) else {
+                    continue;
+                };
+                files += 1;
+                bytes += entry.metadata()?.len();
+                paths.push(storages::encode_name(&name));
+            }
+        }
+        paths.sort();
+        Ok(Self {
+            files,
+            bytes,
+            paths,
+            work: work.to_path_buf(),
+        })
+    }
+
+    /// The `wrk` script asking for every file under `mount` (`/files`) in turn.
+    fn script(&self, mount: &str) -> BenchResult<PathBuf> {
+        let list = self
+            .work
+            .join(format!("tree-paths{}.txt", mount.replace('/', "-")));
+        let lines: Vec<String> = self.paths.iter().map(|p| format!("{mount}/{p}")).collect();
+        std::fs::write(&list, lines.join("\n") + "\n")?;
+        let script = self
+            .work
+            .join(format!("tree{}.lua", mount.replace('/', "-")));
+        std::fs::write(
+            &script,
+            format!(
+                "local paths = {{}}\n\
+                 for line in io.lines(\"{}\") do paths[#paths + 1] = line end\n\
+                 local i = 0\n\
+                 request = function()\n\
+                 \x20 i = i % #paths + 1\n\
+                 \x20 return wrk.format(\"GET\", paths[i])\n\
+                 end\n",
+                list.display()
+            ),
+        )?;
+        Ok(script)
+    }
+
+    fn label(&self) -> String {
+        format!(
+            "real tree ({} files, {:.0} MB)",
+            self.files,
+            self.bytes as f64 / 1e6
+        )
+    }
+}
+
 /// Both sides send every file whole, or the comparison means nothing.
 async fn check_served(bases: &[String]) -> BenchResult<()> {
     let http = reqwest::Client::new();
@@ -125,7 +222,23 @@ async fn check_served(bases: &[String]) -> BenchResult<()> {
     Ok(())
 }
 
-async fn serving(scale: Scale, dir: &Path) -> BenchResult<()> {
+/// Every 100th file of the tree, asked of each base (`.../files`, the tree under it), is its file's bytes.
+async fn check_tree(dir: &Path, bases: &[String], tree: &Tree) -> BenchResult<()> {
+    let http = reqwest::Client::new();
+    for path in tree.paths.iter().step_by(100) {
+        let name = percent_encoding::percent_decode_str(path).decode_utf8()?;
+        let want = std::fs::read(dir.join(name.as_ref()))?;
+        for base in bases {
+            let got = http.get(format!("{base}/{path}")).send().await?;
+            if got.status() != 200 || got.bytes().await? != want {
+                return Err(format!("{base} does not serve {path} whole").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serving(scale: Scale, dir: &Path, tree: Option<&Tree>) -> BenchResult<()> {
     let storage = storages::Settings::parse(&format!("file://{}", dir.display()))?.build()?;
     let ours: axum::Router =
         axum::Router::new().nest("/files", serve_storage(storage, ServeOptions::media()));
@@ -142,6 +255,17 @@ async fn serving(scale: Scale, dir: &Path) -> BenchResult<()> {
         scale.wrk_seconds, scale.rounds
     );
     print_header("axum adapter", "ServeDir");
+    if let Some(tree) = tree {
+        check_tree(dir, &[ours.clone(), baseline.clone()], tree).await?;
+        let script = tree.script("/files")?;
+        let (ours, base) = paired(
+            scale,
+            Side::url(&ours).script(&script),
+            Side::url(&baseline).script(&script),
+        )
+        .await?;
+        print_row(&tree.label(), ours, base, 0.9);
+    }
     for (name, _) in FILES {
         let (ours_url, base_url) = (format!("{ours}/{name}"), format!("{baseline}/{name}"));
         let (ours, base) = paired(scale, Side::url(&ours_url), Side::url(&base_url)).await?;
@@ -153,7 +277,12 @@ async fn serving(scale: Scale, dir: &Path) -> BenchResult<()> {
 /// The aims against nginx, for 4 KiB and 1 MiB.
 const NGINX_AIMS: [f64; 2] = [0.7, 0.9];
 
-async fn behind_nginx(scale: Scale, dir: &Path, tmp: &Path) -> BenchResult<()> {
+async fn behind_nginx(
+    scale: Scale,
+    dir: &Path,
+    tmp: &Path,
+    tree: Option<&Tree>,
+) -> BenchResult<()> {
     let server = format!(
         "location /media/ {{ alias {}/; }}",
         dir.canonicalize()?.display()
@@ -182,8 +311,23 @@ async fn behind_nginx(scale: Scale, dir: &Path, tmp: &Path) -> BenchResult<()> {
         "media of the photo apps (2 workers) against nginx (1 worker, sendfile on), wrk -t1 -c32 -d{}s, median of {} alternating rounds",
         scale.wrk_seconds, scale.rounds
     );
+    if let Some(tree) = tree {
+        check_tree(dir, &bases, tree).await?;
+    }
     for (example, app) in &apps {
         print_header(&format!("{example} app"), "nginx");
+        if let Some(tree) = tree {
+            let script = tree.script("/media")?;
+            let ours = format!("{}/media", app.base);
+            let (ours, base) = paired(
+                scale,
+                Side::process(&ours, app.child.id()).script(&script),
+                Side::process(&nginx_base, front.pid()).script(&script),
+            )
+            .await?;
+            // The aim for the mix of sizes: the lower of the two fixed sizes' aims.
+            print_row(&tree.label(), ours, base, NGINX_AIMS[0]);
+        }
         for ((name, _), aim) in FILES.into_iter().zip(NGINX_AIMS) {
             let ours = format!("{}/media/{name}", app.base);
             let base = format!("{nginx_base}/{name}");
@@ -199,22 +343,35 @@ async fn behind_nginx(scale: Scale, dir: &Path, tmp: &Path) -> BenchResult<()> {
     Ok(())
 }
 
-/// One side of a comparison: where to load it, and its process when it has its own (to count its CPU time).
+/// One side of a comparison: where to load it, the `wrk` script that chooses the requests (`None`: `url` alone),
+/// and its process when it has its own (to count its CPU time).
 #[derive(Debug, Clone, Copy)]
 struct Side<'a> {
     url: &'a str,
+    script: Option<&'a Path>,
     pid: Option<u32>,
 }
 
 impl<'a> Side<'a> {
     fn url(url: &'a str) -> Self {
-        Self { url, pid: None }
+        Self {
+            url,
+            script: None,
+            pid: None,
+        }
     }
 
     fn process(url: &'a str, pid: u32) -> Self {
         Self {
-            url,
             pid: Some(pid),
+            ..Self::url(url)
+        }
+    }
+
+    fn script(self, script: &'a Path) -> Self {
+        Self {
+            script: Some(script),
+            ..self
         }
     }
 }
@@ -235,15 +392,15 @@ async fn paired(
     baseline: Side<'_>,
 ) -> BenchResult<(Measured, Measured)> {
     // Warm both up (page cache, connection setup, allocator) before anything counts.
-    wrk(ours.url, 1).await?;
-    wrk(baseline.url, 1).await?;
+    wrk(ours, 1).await?;
+    wrk(baseline, 1).await?;
     let mut rounds: [(Vec<f64>, Vec<f64>); 2] = Default::default();
     for round in 0..scale.rounds {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for index in order {
             let side = [ours, baseline][index];
             let before = side.pid.map(cpu_ticks).transpose()?;
-            let load = wrk(side.url, scale.wrk_seconds).await?;
+            let load = wrk(side, scale.wrk_seconds).await?;
             let (rates, cpu) = &mut rounds[index];
             rates.push(load.per_second);
             if let (Some(pid), Some(before)) = (side.pid, before) {
@@ -325,12 +482,15 @@ struct Load {
     requests: u64,
 }
 
-/// What `wrk` reaches on `url` in `seconds`; any non-2xx answer is an error.
-async fn wrk(url: &str, seconds: u32) -> BenchResult<Load> {
-    let out = tokio::process::Command::new("wrk")
-        .args(["-t1", "-c32", &format!("-d{seconds}s"), url])
-        .output()
-        .await?;
+/// What `wrk` reaches on `side` in `seconds`; any non-2xx answer is an error.
+async fn wrk(side: Side<'_>, seconds: u32) -> BenchResult<Load> {
+    let url = side.url;
+    let mut command = tokio::process::Command::new("wrk");
+    command.args(["-t1", "-c32", &format!("-d{seconds}s")]);
+    if let Some(script) = side.script {
+        command.arg("-s").arg(script);
+    }
+    let out = command.arg(url).output().await?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() || text.contains("Non-2xx") || text.contains("Socket errors") {
         return Err(format!(
