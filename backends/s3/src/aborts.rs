@@ -8,7 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use object_store::aws::AmazonS3;
@@ -133,21 +136,25 @@ pub async fn settle_aborts(within: Duration) -> SettledAborts {
 }
 
 /// Starts aborting `upload` (at `path`): its part tasks are cancelled and awaited first (so that no part lands
-/// after the abort), then the server is asked to abort. The outcome goes to the returned receiver; when nobody
-/// receives it (a cancelled save), it is kept for [`settle_aborts`]. Without a runtime it is recorded as left at
-/// once.
+/// after the abort), then the server is asked to abort. The outcome is the returned future's; when nobody awaits
+/// it to the end (a cancelled save, even one cancelled after the outcome arrived), it is kept for
+/// [`settle_aborts`]. Without a runtime it is recorded as left at once.
 pub(crate) fn start(
     store: Arc<AmazonS3>,
     path: Path,
     upload: UploadRef,
     mut parts: Parts,
-) -> oneshot::Receiver<object_store::Result<()>> {
+) -> Outcome {
     let (tx, rx) = oneshot::channel();
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         TRACKER.lock().record(upload, Err(Unheard::NoRuntime));
-        return rx;
+        return Outcome { rx, upload: None };
     };
     let ticket = TRACKER.begin(upload.clone());
+    let outcome = Outcome {
+        rx,
+        upload: Some(upload.clone()),
+    };
     runtime.spawn(async move {
         let ticket = ticket;
         parts.abort_all();
@@ -163,7 +170,41 @@ pub(crate) fn start(
         };
         ticket.finish(unheard);
     });
-    rx
+    outcome
+}
+
+/// What became of an abort, for the save that started it: `Err` when the runtime ended first. Dropped before it
+/// was read to the end, it closes the channel and keeps an outcome already sent for [`settle_aborts`]; once closed,
+/// the outcome is either here or back with the task, which keeps it.
+pub(crate) struct Outcome {
+    rx: oneshot::Receiver<object_store::Result<()>>,
+    /// The upload, until its outcome is read.
+    upload: Option<UploadRef>,
+}
+
+impl Future for Outcome {
+    type Output = Result<object_store::Result<()>, oneshot::error::RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let read = std::task::ready!(Pin::new(&mut this.rx).poll(cx));
+        this.upload = None;
+        Poll::Ready(read)
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        let Some(upload) = self.upload.take() else {
+            return;
+        };
+        self.rx.close();
+        if let Ok(outcome) = self.rx.try_recv() {
+            TRACKER
+                .lock()
+                .record(upload, outcome.map_err(Unheard::Failed));
+        }
+    }
 }
 
 /// Creates a multipart upload of `path` (in `bucket`) in a task of its own, counted by [`settle_aborts`] from the
@@ -336,6 +377,31 @@ impl Drop for Ticket {
 mod tests {
     use super::*;
 
+    /// One test at a time: `settle_aborts` hands every outcome of the process to the call that collects it.
+    async fn alone() -> tokio::sync::MutexGuard<'static, ()> {
+        static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        ALONE.lock().await
+    }
+
+    fn upload(id: &str) -> (Path, UploadRef) {
+        let path = Path::from(format!("media/{id}.bin"));
+        let upload = UploadRef {
+            bucket: "media".into(),
+            key: path.to_string(),
+            upload_id: id.into(),
+        };
+        (path, upload)
+    }
+
+    fn left_by_failure(settled: &SettledAborts, id: &str) -> bool {
+        settled.left.iter().any(|e| {
+            matches!(
+                e,
+                AbortError::Failed { upload, .. } if upload.upload_id == id
+            )
+        })
+    }
+
     /// A client whose requests are refused at once: a loopback port nobody listens on, no retries.
     fn refused_client() -> Arc<AmazonS3> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -364,12 +430,9 @@ mod tests {
     /// aborts the upload. (The port refuses the abort, so the upload is reported as left, by its id.)
     #[tokio::test]
     async fn an_id_handed_to_a_save_dropped_before_reading_it_is_aborted() {
-        let path = Path::from("media/late.bin");
-        let upload = UploadRef {
-            bucket: "media".into(),
-            key: path.to_string(),
-            upload_id: "(being created)".into(),
-        };
+        let _alone = alone().await;
+        let (path, mut upload) = upload("late-id");
+        upload.upload_id = "(being created)".into();
         let (tx, rx) = oneshot::channel();
         let waiting = Waiting {
             rx,
@@ -379,12 +442,32 @@ mod tests {
             .expect("the save still holds its end");
         drop(waiting);
         let settled = settle_aborts(Duration::from_secs(10)).await;
-        assert!(
-            settled.left.iter().any(|e| matches!(
-                e,
-                AbortError::Failed { upload, .. } if upload.upload_id == "late-id"
-            )),
-            "{settled:?}"
-        );
+        assert!(left_by_failure(&settled, "late-id"), "{settled:?}");
+    }
+
+    /// The abort's outcome was sent, and the save was dropped before it read it: the outcome is kept for
+    /// `settle_aborts`. (The port refuses the abort, so the upload is reported as left.)
+    #[tokio::test]
+    async fn an_outcome_sent_to_a_save_dropped_before_reading_it_is_kept() {
+        let _alone = alone().await;
+        let (path, upload) = upload("unread-id");
+        let outcome = start(refused_client(), path, upload, Parts::new());
+        // The task's ticket ends once the outcome is sent.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while TRACKER
+            .lock()
+            .running
+            .values()
+            .any(|u| u.upload_id == "unread-id")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the abort never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(outcome);
+        let settled = settle_aborts(Duration::from_secs(10)).await;
+        assert!(left_by_failure(&settled, "unread-id"), "{settled:?}");
     }
 }
